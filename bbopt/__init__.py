@@ -1,0 +1,56 @@
+"""bbopt: pluggable black-box optimization.
+
+Describe *what* to optimize (an objective: a function and its search space) and
+choose *how* to search (a backend, by name)::
+
+    import bbopt
+    from bbopt import hp
+    study = bbopt.minimize(lambda x: (x - 1) ** 2, hp.uniform("x", -10, 10),
+                           backend="hyperopt.tpe", max_evals=100, seed=0)
+    study.best_params
+
+Importing bbopt is light: hyperopt, TensorFlow, matplotlib and other heavy
+packages are imported only when a backend, objective or plot needs them.
+"""
+
+from bbopt import hp, space
+from bbopt.backends import Backend, list_backends, register_backend
+from bbopt.errors import BBoptError, NoSuccessfulTrialError, UnknownNameError
+from bbopt.objective import (
+    FunctionObjective,
+    Objective,
+    get_objective,
+    list_objectives,
+    register_objective,
+)
+from bbopt.optimize import minimize
+from bbopt.space import Space, sample, space_eval, transform
+from bbopt.study import Study
+from bbopt.trial import Result, Trial, TrialState
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BBoptError",
+    "Backend",
+    "FunctionObjective",
+    "NoSuccessfulTrialError",
+    "Objective",
+    "Result",
+    "Space",
+    "Study",
+    "Trial",
+    "TrialState",
+    "UnknownNameError",
+    "get_objective",
+    "hp",
+    "list_backends",
+    "list_objectives",
+    "minimize",
+    "register_backend",
+    "register_objective",
+    "sample",
+    "space",
+    "space_eval",
+    "transform",
+]

@@ -1,0 +1,75 @@
+"""Backends by name: ``hyperopt.tpe``, ``hyperopt.rand``, ... and entry-point plugins."""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+from typing import Any
+
+from bbopt.backends.base import Backend, Observation, Suggestion
+from bbopt.registry import Registry
+from bbopt.space import Space, as_space
+
+__all__ = [
+    "Backend",
+    "Observation",
+    "Suggestion",
+    "create_backend",
+    "get_backend",
+    "list_backends",
+    "register_backend",
+]
+
+ENTRY_POINT_GROUP = "bbopt.backends"
+
+
+def _backends_from_entry_point(
+    entry_point: EntryPoint, loaded: object
+) -> list[tuple[str, type[Backend]]]:
+    if not (isinstance(loaded, type) and issubclass(loaded, Backend)):
+        raise TypeError(f"{loaded!r} is not a Backend subclass")
+    return [(loaded.name or entry_point.name, loaded)]
+
+
+registry: Registry[type[Backend]] = Registry(
+    "backend",
+    ENTRY_POINT_GROUP,
+    ["bbopt.backends.hyperopt"],
+    _backends_from_entry_point,
+)
+
+
+def register_backend(cls: type[Backend], name: str | None = None, *, replace: bool = False) -> Any:
+    """Register a Backend subclass under ``name`` (default: its ``name`` attribute).
+
+    Usable as a class decorator.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise TypeError(f"register_backend needs a Backend subclass, got {cls!r}")
+    registry.register(name or cls.name, cls, replace=replace)
+    return cls
+
+
+def get_backend(name: str) -> type[Backend]:
+    return registry.get(name)
+
+
+def list_backends() -> list[str]:
+    return registry.names()
+
+
+def create_backend(
+    backend: str | Backend | type[Backend],
+    space: Any,
+    seed: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> Backend:
+    """A ready backend from a registered name, a Backend class or an instance."""
+    compiled: Space = as_space(space)
+    if isinstance(backend, Backend):
+        if options:
+            raise ValueError("backend options go to the constructor of a backend instance")
+        return backend
+    cls = get_backend(backend) if isinstance(backend, str) else backend
+    if not (isinstance(cls, type) and issubclass(cls, Backend)):
+        raise TypeError(f"backend must be a name, a Backend class or instance, got {backend!r}")
+    return cls(compiled, seed, **(options or {}))

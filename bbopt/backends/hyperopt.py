@@ -1,0 +1,179 @@
+"""hyperopt's TPE, random search and annealing behind the ask/tell interface.
+
+hyperopt has no public ask/tell API. Its ``Domain``, ``Trials`` and
+``algo(new_ids, domain, trials, seed)`` suggest functions are the way in, driven
+here exactly as ``hyperopt.fmin`` drives them: one suggest call per trial, each
+with a seed drawn as ``rstate.integers(2**31 - 1)`` from
+``numpy.random.default_rng(seed)``. A serial run therefore evaluates the same
+points, trial by trial, as ``fmin(..., rstate=np.random.default_rng(seed))``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from bbopt.backends import register_backend
+from bbopt.backends.base import Backend, Observation, Suggestion
+from bbopt.space import (
+    Choice,
+    Distribution,
+    LogNormal,
+    LogUniform,
+    Normal,
+    PChoice,
+    QLogNormal,
+    QLogUniform,
+    QNormal,
+    QUniform,
+    RandInt,
+    Space,
+    Transform,
+    Uniform,
+    UniformInt,
+)
+from bbopt.trial import STATUS_OK, to_builtin
+
+_SEED_BOUND = 2**31 - 1
+
+
+def to_hyperopt(node: Any) -> Any:
+    """Translate a bbopt space tree into hyperopt's ``hp`` expressions.
+
+    Transforms keep only their arguments: hyperopt needs the parameters and their
+    conditional structure to suggest, while bbopt applies the function itself.
+    """
+    from hyperopt import hp
+
+    if isinstance(node, Distribution):
+        return _distribution_to_hyperopt(hp, node)
+    if isinstance(node, Transform):
+        return tuple(to_hyperopt(arg) for arg in node.args)
+    if isinstance(node, dict):
+        return {key: to_hyperopt(value) for key, value in node.items()}
+    if isinstance(node, (list, tuple)):
+        return type(node)(to_hyperopt(value) for value in node)
+    return None  # constants take no part in suggesting
+
+
+def _distribution_to_hyperopt(hp: Any, dist: Distribution) -> Any:
+    label = dist.label
+    if isinstance(dist, PChoice):
+        options = [to_hyperopt(o) for o in dist.options]
+        return hp.pchoice(label, list(zip(dist.weights, options, strict=True)))
+    if isinstance(dist, Choice):
+        return hp.choice(label, [to_hyperopt(o) for o in dist.options])
+    if isinstance(dist, RandInt):
+        low, high = int(dist.low), int(dist.high)
+        return hp.randint(label, high) if low == 0 else hp.randint(label, low, high)
+    builders: dict[type, Callable[[], Any]] = {
+        Uniform: lambda: hp.uniform(label, dist.low, dist.high),  # type: ignore[attr-defined]
+        QUniform: lambda: hp.quniform(label, dist.low, dist.high, dist.q),  # type: ignore[attr-defined]
+        LogUniform: lambda: hp.loguniform(label, dist.low, dist.high),  # type: ignore[attr-defined]
+        QLogUniform: lambda: hp.qloguniform(label, dist.low, dist.high, dist.q),  # type: ignore[attr-defined]
+        Normal: lambda: hp.normal(label, dist.mu, dist.sigma),  # type: ignore[attr-defined]
+        QNormal: lambda: hp.qnormal(label, dist.mu, dist.sigma, dist.q),  # type: ignore[attr-defined]
+        LogNormal: lambda: hp.lognormal(label, dist.mu, dist.sigma),  # type: ignore[attr-defined]
+        QLogNormal: lambda: hp.qlognormal(label, dist.mu, dist.sigma, dist.q),  # type: ignore[attr-defined]
+        UniformInt: lambda: hp.uniformint(label, dist.low, dist.high),  # type: ignore[attr-defined]
+    }
+    return builders[type(dist)]()
+
+
+def _unused_objective(params: Any) -> None:
+    raise RuntimeError("bbopt evaluates objectives itself; hyperopt only suggests")
+
+
+class HyperoptBackend(Backend):
+    """Base of the hyperopt backends; subclasses name the suggest function."""
+
+    algorithm: ClassVar[str] = ""
+    exact_resume: ClassVar[bool] = True
+
+    def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
+        super().__init__(space, seed, **options)
+        import hyperopt
+        from hyperopt import anneal, rand, tpe
+
+        suggest = {"tpe": tpe.suggest, "rand": rand.suggest, "anneal": anneal.suggest}
+        algo = suggest[self.algorithm]
+        self._algo = functools.partial(algo, **options) if options else algo
+        self._states = hyperopt.base
+        self._domain = hyperopt.Domain(_unused_objective, to_hyperopt(space.tree))
+        self._trials = hyperopt.Trials()
+        self._docs: dict[int, dict[str, Any]] = {}
+        self._labels = space.labels
+        self._integer_labels = {
+            label for label, info in space.params.items() if info.dist.is_integer
+        }
+
+    def ask(self, n: int = 1) -> list[Suggestion]:
+        return [self._ask_one() for _ in range(n)]
+
+    def _ask_one(self) -> Suggestion:
+        tid = self.new_tid()
+        self._trials.refresh()
+        seed = int(self.rng.integers(_SEED_BOUND))
+        docs = self._algo([tid], self._domain, self._trials, seed)
+        self._trials.insert_trial_docs(docs)
+        doc = self._trials._dynamic_trials[-1]
+        doc["state"] = self._states.JOB_STATE_RUNNING
+        self._docs[tid] = doc
+        vals = doc["misc"]["vals"]
+        flat = {label: to_builtin(v[0]) for label, v in vals.items() if v}
+        for label in self._integer_labels.intersection(flat):
+            flat[label] = int(flat[label])
+        return Suggestion(tid, flat)
+
+    def tell(self, observation: Observation) -> None:
+        doc = self._docs.pop(observation.tid, None)
+        if doc is None:
+            doc = self._insert_observed(observation)
+        if observation.ok:
+            doc["result"] = {"status": STATUS_OK, "loss": observation.loss}
+        else:
+            doc["result"] = {"status": "fail"}
+        doc["state"] = self._states.JOB_STATE_DONE
+        self._trials.refresh()
+
+    def _insert_observed(self, observation: Observation) -> dict[str, Any]:
+        """Add a trial this backend did not suggest (warm start, restored history)."""
+        tid = observation.tid
+        self.note_tid(tid)
+        if observation.suggested:
+            self.rng.integers(_SEED_BOUND)  # replay: keep the seed sequence of the first run
+        flat = observation.flat_params
+        misc = {
+            "tid": tid,
+            "cmd": self._domain.cmd,
+            "workdir": self._domain.workdir,
+            "idxs": {label: ([tid] if label in flat else []) for label in self._labels},
+            "vals": {label: ([flat[label]] if label in flat else []) for label in self._labels},
+        }
+        docs = self._trials.new_trial_docs([tid], [None], [{"status": "new"}], [misc])
+        self._trials.insert_trial_docs(docs)
+        return self._trials._dynamic_trials[-1]
+
+
+@register_backend
+class HyperoptTPE(HyperoptBackend):
+    name = "hyperopt.tpe"
+    description = (
+        "hyperopt's Tree-structured Parzen Estimator (options: n_startup_jobs, gamma, ...)"
+    )
+    algorithm = "tpe"
+
+
+@register_backend
+class HyperoptRandom(HyperoptBackend):
+    name = "hyperopt.rand"
+    description = "hyperopt's random search"
+    algorithm = "rand"
+
+
+@register_backend
+class HyperoptAnneal(HyperoptBackend):
+    name = "hyperopt.anneal"
+    description = "hyperopt's simulated annealing (options: avg_best_idx, shrink_coef)"
+    algorithm = "anneal"

@@ -1,0 +1,165 @@
+"""What to optimize: an Objective is a name, a search space and an evaluate function.
+
+Objectives register by name (decorator or the ``bbopt.objectives`` entry-point
+group) so that benchmarks and the command line can find them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint
+from typing import Any
+
+from bbopt.registry import Registry
+from bbopt.space import Space, as_space
+from bbopt.trial import Result
+
+ENTRY_POINT_GROUP = "bbopt.objectives"
+
+
+class Objective:
+    """Base class: subclasses set ``name`` and ``space`` and implement ``evaluate``.
+
+    ``evaluate(params)`` receives the nested configuration and returns a loss
+    (float, minimized), a dict with ``loss``, ``status`` (``"ok"``/``"fail"``) and
+    any JSON-serialisable extras, or a :class:`~bbopt.trial.Result`.
+    """
+
+    name: str = ""
+    space: Any = None
+    description: str = ""
+    f_star: float | None = None  # known optimal loss, for regret
+    x_star: Any = None  # a known optimal configuration, if any
+    cost_hint: str = "cheap"  # "cheap" (microseconds) or "expensive" (seconds and up)
+    groups: tuple[str, ...] = ()  # benchmark groups, e.g. ("synthetic",)
+
+    def evaluate(self, params: Any) -> float | dict[str, Any] | Result:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+@dataclass(repr=False)
+class FunctionObjective(Objective):
+    """An objective made of a plain function and its space."""
+
+    fn: Callable[[Any], Any]
+    space: Any
+    name: str = ""
+    description: str = ""
+    f_star: float | None = None
+    x_star: Any = None
+    cost_hint: str = "cheap"
+    groups: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not callable(self.fn):
+            raise TypeError(f"an objective function must be callable, got {self.fn!r}")
+        if not self.name:
+            self.name = getattr(self.fn, "__name__", "objective")
+        if not self.description:
+            self.description = (self.fn.__doc__ or "").strip().split("\n")[0]
+
+    def evaluate(self, params: Any) -> Any:
+        return self.fn(params)
+
+
+def evaluate_point(objective: Objective, space: Space, flat: dict[str, Any]) -> tuple[Any, Result]:
+    """Build the nested params for ``flat`` and evaluate them; never raises.
+
+    Exceptions (from a transform or the objective), NaN and inf become a failed Result
+    with the error kept.
+    """
+    params = None
+    try:
+        params = space.evaluate(flat)
+        return params, Result.from_value(objective.evaluate(params))
+    except Exception as exc:
+        return params, Result.from_exception(exc)
+
+
+def _objectives_from_entry_point(entry_point: EntryPoint, loaded: object) -> list[tuple[str, Any]]:
+    items = loaded
+    if not isinstance(loaded, Objective) and callable(loaded):
+        items = loaded()
+    found = [items] if isinstance(items, Objective) else list(items)  # type: ignore[call-overload]
+    for item in found:
+        if not isinstance(item, Objective):
+            raise TypeError(f"entry point gave {item!r}, not an Objective")
+    return [(o.name, o) for o in found]
+
+
+registry: Registry[Objective] = Registry(
+    "objective",
+    ENTRY_POINT_GROUP,
+    ["bbopt.objectives.toy"],
+    _objectives_from_entry_point,
+)
+
+
+def register_objective(
+    name: str | Objective,
+    space: Any = None,
+    *,
+    f_star: float | None = None,
+    x_star: Any = None,
+    description: str = "",
+    cost_hint: str = "cheap",
+    groups: Iterable[str] = (),
+    replace: bool = False,
+) -> Any:
+    """Register an objective.
+
+    ``register_objective(obj)`` registers an Objective instance; as a decorator,
+    ``@register_objective("name", space=...)`` turns a function into one and
+    returns the Objective (which is still callable through ``.fn``).
+    """
+    if isinstance(name, Objective):
+        return registry.register(name.name, name, replace=replace)
+    if space is None:
+        raise ValueError("register_objective needs a space for a function objective")
+    as_space(space)  # validate now, at definition time
+
+    def decorator(fn: Callable[[Any], Any]) -> FunctionObjective:
+        objective = FunctionObjective(
+            fn,
+            space,
+            name=str(name),
+            description=description,
+            f_star=f_star,
+            x_star=x_star,
+            cost_hint=cost_hint,
+            groups=tuple(groups),
+        )
+        registry.register(objective.name, objective, replace=replace)
+        return objective
+
+    return decorator
+
+
+def get_objective(name: str) -> Objective:
+    """The registered objective called ``name`` (built-in or from an entry point)."""
+    return registry.get(name)
+
+
+def list_objectives() -> list[str]:
+    return registry.names()
+
+
+def resolve_objective(fn: Any, space: Any = None) -> Objective:
+    """An Objective from an Objective, a registered name, or a function plus a space."""
+    if isinstance(fn, Objective):
+        if space is not None:
+            raise ValueError("give a space only with a plain function, not with an Objective")
+        return fn
+    if isinstance(fn, str):
+        if space is not None:
+            raise ValueError("a registered objective brings its own space; do not pass one")
+        return get_objective(fn)
+    if callable(fn):
+        if space is None:
+            raise ValueError("minimizing a plain function needs a space")
+        return FunctionObjective(fn, space)
+    raise TypeError(f"cannot optimize {fn!r}: give a function and a space, an Objective or a name")

@@ -1,0 +1,1 @@
+"""Built-in objectives. Each module registers its objectives when imported."""

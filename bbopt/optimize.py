@@ -1,0 +1,230 @@
+"""The optimize loop: ask the backend, evaluate, tell, record; until a stop rule fires."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from bbopt.backends import Backend, Observation, create_backend
+from bbopt.objective import Objective, evaluate_point, resolve_objective
+from bbopt.space import Space, as_space
+from bbopt.study import Study
+from bbopt.trial import Result, Trial, TrialState
+
+EarlyStop = Callable[[Study], bool]
+
+
+@dataclass
+class StopRules:
+    """When to stop asking for new trials."""
+
+    max_evals: int
+    timeout: float | None = None
+    loss_threshold: float | None = None
+    early_stop: EarlyStop | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_evals, int) or self.max_evals < 0:
+            raise ValueError(f"max_evals must be an integer >= 0, got {self.max_evals!r}")
+        if self.timeout is not None and not self.timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout!r}")
+
+    def reached(self, study: Study, best_loss: float) -> bool:
+        if len(study.trials) >= self.max_evals:
+            return True
+        if self.timeout is not None and time.monotonic() - self.started >= self.timeout:
+            return True
+        if self.loss_threshold is not None and best_loss <= self.loss_threshold:
+            return True
+        return self.early_stop is not None and bool(self.early_stop(study))
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class TrialRunner:
+    """Records trials in the study and reports them to the backend.
+
+    Shared by the serial loop and the parallel executors so that a trial's life
+    (started, finished, told) is written in one place.
+    """
+
+    def __init__(self, objective: Objective, space: Space, backend: Backend, study: Study) -> None:
+        self.objective = objective
+        self.space = space
+        self.backend = backend
+        self.study = study
+        self.best_loss = math.inf
+        self._backend_tids: dict[int, int] = {}
+
+    def start(self, flat: dict[str, Any], backend_tid: int | None, origin: str) -> Trial:
+        trial = Trial(
+            tid=-1,
+            flat_params=flat,
+            state=TrialState.RUNNING,
+            started_at=datetime.now(timezone.utc),
+            backend=self.study.backend_name,
+            seed=self.study.seed,
+            origin=origin,
+        )
+        self.study.add_trial(trial)
+        # Points the backend did not suggest get a fresh backend id, so they never
+        # collide with ids the backend issues itself.
+        self._backend_tids[trial.tid] = (
+            self.backend.new_tid() if backend_tid is None else backend_tid
+        )
+        return trial
+
+    def replay(self, trial: Trial) -> None:
+        """Tell the backend about a finished trial of an earlier run (resume)."""
+        self.backend.tell(
+            Observation(
+                self.backend.new_tid(),
+                trial.flat_params,
+                trial.loss,
+                trial.status or "fail",
+                suggested=trial.origin == "backend",
+            )
+        )
+        if trial.ok and trial.loss is not None:
+            self.best_loss = min(self.best_loss, trial.loss)
+
+    def finish(
+        self,
+        trial: Trial,
+        params: Any,
+        result: Result,
+        duration: float,
+        worker: str | None,
+    ) -> None:
+        trial.params = params
+        trial.loss = result.loss
+        trial.status = result.status
+        trial.extras = result.extras
+        trial.error = result.error
+        trial.finished_at = datetime.now(timezone.utc)
+        trial.duration = duration
+        trial.worker = worker
+        trial.state = TrialState.DONE if result.status == "ok" else TrialState.FAILED
+        self.study.save_trial(trial)
+        backend_tid = self._backend_tids.pop(trial.tid)
+        self.backend.tell(Observation(backend_tid, trial.flat_params, result.loss, result.status))
+        if trial.ok and trial.loss is not None:
+            self.best_loss = min(self.best_loss, trial.loss)
+
+    def abandon(self, trial: Trial, reason: str) -> None:
+        """Mark a trial that will never finish (interrupted, lost)."""
+        trial.state = TrialState.ABANDONED
+        trial.error = reason
+        trial.finished_at = datetime.now(timezone.utc)
+        self.study.save_trial(trial)
+
+    def evaluate_here(self, trial: Trial, worker: str) -> None:
+        """Evaluate ``trial`` in this process and record the result."""
+        started = time.perf_counter()
+        params, result = evaluate_point(self.objective, self.space, trial.flat_params)
+        self.finish(trial, params, result, time.perf_counter() - started, worker)
+
+
+def _progress_bar(enabled: bool | None, total: int, initial: int, desc: str) -> Any:
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="trial", dynamic_ncols=True)
+
+
+def minimize(
+    fn: Callable[[Any], Any] | Objective | str,
+    space: Any = None,
+    *,
+    backend: str | Backend | type[Backend] = "hyperopt.tpe",
+    backend_options: Mapping[str, Any] | None = None,
+    max_evals: int = 100,
+    seed: int | None = None,
+    timeout: float | None = None,
+    loss_threshold: float | None = None,
+    early_stop: EarlyStop | None = None,
+    points_to_evaluate: Iterable[Mapping[str, Any]] | None = None,
+    progress: bool | None = None,
+    study_name: str | None = None,
+) -> Study:
+    """Minimize an objective and return the :class:`~bbopt.study.Study`.
+
+    ``fn`` is a function of the nested parameters (with ``space``), an
+    :class:`~bbopt.objective.Objective` or a registered objective's name. The
+    backend is a registered name (``"hyperopt.tpe"``, ...), a Backend class or an
+    instance. ``points_to_evaluate`` are flat label -> value dicts (choices as
+    indices) evaluated first (warm start). The run stops after ``max_evals``
+    trials in all, after ``timeout`` seconds, when the best loss is at or below
+    ``loss_threshold``, or when ``early_stop(study)`` returns True. Failed trials
+    (exceptions, NaN, inf) are kept with their error and the run goes on.
+    """
+    objective = resolve_objective(fn, space)
+    compiled = as_space(objective.space)
+    rules = StopRules(max_evals, timeout, loss_threshold, early_stop)
+    options = dict(backend_options or {})
+    backend_obj = create_backend(backend, compiled, seed, options)
+    study = Study(
+        study_name or objective.name,
+        compiled,
+        objective=objective.name,
+        backend=backend_obj.name or type(backend_obj).__name__,
+        backend_options=options,
+        seed=seed,
+        f_star=objective.f_star,
+    )
+    warm = [compiled.validate_flat(point) for point in points_to_evaluate or ()]
+    runner = TrialRunner(objective, compiled, backend_obj, study)
+    run_serial(runner, rules, warm, progress)
+    return study
+
+
+def run_serial(
+    runner: TrialRunner,
+    rules: StopRules,
+    warm_start: list[dict[str, Any]],
+    progress: bool | None,
+) -> None:
+    """The serial loop: one trial at a time, in this process."""
+    study = runner.study
+    bar = _progress_bar(progress, rules.max_evals, len(study.finished_trials), study.name)
+    here = worker_name()
+    pending = list(warm_start)
+    trial: Trial | None = None
+    try:
+        while not rules.reached(study, runner.best_loss):
+            if pending:
+                trial = runner.start(pending.pop(0), None, "warm_start")
+            else:
+                (suggestion,) = runner.backend.ask(1)
+                trial = runner.start(suggestion.flat_params, suggestion.tid, "backend")
+            runner.evaluate_here(trial, here)
+            trial = None
+            if bar is not None:
+                bar.update(1)
+                if math.isfinite(runner.best_loss):
+                    bar.set_postfix(best=f"{runner.best_loss:.6g}", refresh=False)
+    except KeyboardInterrupt:
+        if trial is not None:
+            runner.abandon(trial, "interrupted (KeyboardInterrupt)")
+        warnings.warn(
+            f"study {study.name!r} interrupted after {len(study.finished_trials)} finished trials",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    finally:
+        if bar is not None:
+            bar.close()

@@ -1,0 +1,72 @@
+"""Name -> item registries filled by decorators, built-in modules and entry points."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Callable, Iterable
+from importlib.metadata import EntryPoint, entry_points
+from typing import Generic, TypeVar
+
+from bbopt.errors import UnknownNameError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Items by name. Built-in modules and entry points are loaded on first lookup only,
+    so that ``import bbopt`` stays light."""
+
+    def __init__(
+        self,
+        kind: str,
+        group: str,
+        builtin_modules: Iterable[str],
+        from_entry_point: Callable[[EntryPoint, object], list[tuple[str, T]]],
+    ) -> None:
+        self.kind = kind
+        self.group = group
+        self._builtin_modules = tuple(builtin_modules)
+        self._from_entry_point = from_entry_point
+        self._items: dict[str, T] = {}
+        self._loaded = False
+
+    def register(self, name: str, item: T, *, replace: bool = False) -> T:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a {self.kind} name must be a non-empty string, got {name!r}")
+        if not replace and name in self._items and self._items[name] is not item:
+            raise ValueError(f"a {self.kind} named {name!r} is already registered")
+        self._items[name] = item
+        return item
+
+    def get(self, name: str) -> T:
+        self._load()
+        try:
+            return self._items[name]
+        except KeyError:
+            raise UnknownNameError(self.kind, name, self._items) from None
+
+    def names(self) -> list[str]:
+        self._load()
+        return sorted(self._items)
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        for module in self._builtin_modules:
+            importlib.import_module(module)
+        for entry_point in entry_points(group=self.group):
+            try:
+                loaded = entry_point.load()
+                pairs = self._from_entry_point(entry_point, loaded)
+            except Exception as exc:  # a broken plugin must not break bbopt
+                warnings.warn(
+                    f"could not load {self.kind} entry point {entry_point.name!r} "
+                    f"({entry_point.value}): {exc}",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                continue
+            for name, item in pairs:
+                self.register(name, item, replace=True)
