@@ -73,7 +73,7 @@ def qlognormal(label: str, mu: float, sigma: float, q: float) -> QLogNormal:
 
 
 def randint(label: str, low: int, high: int | None = None) -> RandInt:
-    """``randint(label, upper)``: an int in [0, upper); ``randint(label, low, high)``: [low, high)."""
+    """An int in [0, upper) for ``randint(label, upper)``, in [low, high) with two bounds."""
     return RandInt(label, 0, low) if high is None else RandInt(label, low, high)
 
 

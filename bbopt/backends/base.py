@@ -68,6 +68,8 @@ class Backend(ABC):
     description: ClassVar[str] = ""
     #: A resumed serial run ends with the same trials as an uninterrupted one.
     exact_resume: ClassVar[bool] = False
+    #: Cheap enough per suggestion to be in the quick default benchmark run.
+    quick_benchmark: ClassVar[bool] = True
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         self.space = space

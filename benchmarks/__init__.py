@@ -1,0 +1,1 @@
+"""bbopt benchmarks: `python -m benchmarks.run` and figure scripts."""
