@@ -25,6 +25,7 @@ from bbopt.objective import (
 )
 from bbopt.optimize import minimize
 from bbopt.space import Space, sample, space_eval, transform
+from bbopt.storage import SQLiteStorage, StorageError, list_studies, load_study
 from bbopt.study import Study
 from bbopt.trial import Result, Trial, TrialState
 
@@ -37,7 +38,9 @@ __all__ = [
     "NoSuccessfulTrialError",
     "Objective",
     "Result",
+    "SQLiteStorage",
     "Space",
+    "StorageError",
     "Study",
     "Trial",
     "TrialState",
@@ -46,6 +49,8 @@ __all__ = [
     "hp",
     "list_backends",
     "list_objectives",
+    "list_studies",
+    "load_study",
     "minimize",
     "register_backend",
     "register_objective",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+_LISTED = 20  # names shown in an "unknown name" message
+
 
 class BBoptError(Exception):
     """Base class of bbopt's own errors."""
@@ -15,12 +17,37 @@ class UnknownNameError(BBoptError, LookupError):
 
     def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
         known = sorted(known)
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        close = _close_matches(name, known)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        listing = ", ".join(known) if known else "none"
-        super().__init__(f"unknown {kind} {name!r}.{hint} Known {kind}s: {listing}")
+        plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+        listing = ", ".join(known[:_LISTED]) if known else "none"
+        if len(known) > _LISTED:
+            listing += f", ... ({len(known)} in all; see bbopt.list_{plural}())"
+        super().__init__(f"unknown {kind} {name!r}.{hint} Known {plural}: {listing}")
         self.name = name
         self.close_matches = close
+
+
+class UnknownOptionError(BBoptError, TypeError, ValueError):
+    """A backend option the backend does not accept (a TypeError like any unexpected
+    keyword, and a ValueError as a bad ``backend_options`` value)."""
+
+    def __init__(self, backend: str, unknown: Iterable[str], accepted: Iterable[str]) -> None:
+        accepted = sorted(accepted)
+        parts = []
+        for name in sorted(unknown):
+            close = _close_matches(name, accepted)
+            parts.append(f"{name!r} (did you mean {' or '.join(close)}?)" if close else repr(name))
+        listing = ", ".join(accepted) if accepted else "none"
+        super().__init__(
+            f"backend {backend!r} does not accept option(s) {', '.join(parts)}. "
+            f"Accepted options: {listing}"
+        )
+        self.accepted = accepted
+
+
+def _close_matches(name: str, known: list[str]) -> list[str]:
+    return difflib.get_close_matches(name, known, n=3, cutoff=0.5)
 
 
 class NoSuccessfulTrialError(BBoptError, ValueError):

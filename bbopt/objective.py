@@ -84,17 +84,26 @@ def _objectives_from_entry_point(entry_point: EntryPoint, loaded: object) -> lis
     items = loaded
     if not isinstance(loaded, Objective) and callable(loaded):
         items = loaded()
-    found = [items] if isinstance(items, Objective) else list(items)  # type: ignore[call-overload]
-    for item in found:
+    found: list[Objective] = []
+    for item in items if isinstance(items, (list, tuple)) else [items]:
         if not isinstance(item, Objective):
-            raise TypeError(f"entry point gave {item!r}, not an Objective")
+            raise TypeError(
+                f"entry point gave {item!r}, not an Objective, a list of them or a "
+                "zero-argument callable returning either"
+            )
+        found.append(item)
     return [(o.name, o) for o in found]
 
 
 registry: Registry[Objective] = Registry(
     "objective",
     ENTRY_POINT_GROUP,
-    ["bbopt.objectives.toy"],
+    [
+        "bbopt.objectives.toy",
+        "bbopt.objectives.synthetic",
+        "bbopt.objectives.coco",
+        "bbopt.objectives.wine",
+    ],
     _objectives_from_entry_point,
 )
 
@@ -118,6 +127,8 @@ def register_objective(
     """
     if isinstance(name, Objective):
         return registry.register(name.name, name, replace=replace)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"an objective name must be a non-empty string, got {name!r}")
     if space is None:
         raise ValueError("register_objective needs a space for a function objective")
     as_space(space)  # validate now, at definition time

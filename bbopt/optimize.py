@@ -11,15 +11,23 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bbopt.backends import Backend, Observation, create_backend
 from bbopt.objective import Objective, evaluate_point, resolve_objective
 from bbopt.space import Space, as_space
+from bbopt.storage import StorageLike, open_study
 from bbopt.study import Study
 from bbopt.trial import Result, Trial, TrialState
 
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    import distributed
+
 EarlyStop = Callable[[Study], bool]
+# Abandoned trials (re-run later) and queued re-runs not started yet count toward no limit.
+_NOT_STARTED = (TrialState.ABANDONED, TrialState.QUEUED)
 
 
 @dataclass
@@ -39,7 +47,9 @@ class StopRules:
             raise ValueError(f"timeout must be > 0 seconds, got {self.timeout!r}")
 
     def reached(self, study: Study, best_loss: float) -> bool:
-        if len(study.trials) >= self.max_evals:
+        if len(study.trials) >= self.max_evals and (  # the count only when it may matter
+            sum(t.state not in _NOT_STARTED for t in study.trials) >= self.max_evals
+        ):
             return True
         if self.timeout is not None and time.monotonic() - self.started >= self.timeout:
             return True
@@ -66,6 +76,7 @@ class TrialRunner:
         self.study = study
         self.best_loss = math.inf
         self._backend_tids: dict[int, int] = {}
+        self.retries: list[Trial] = []  # queued re-runs of abandoned trials, evaluated first
 
     def start(self, flat: dict[str, Any], backend_tid: int | None, origin: str) -> Trial:
         trial = Trial(
@@ -93,7 +104,7 @@ class TrialRunner:
                 trial.flat_params,
                 trial.loss,
                 trial.status or "fail",
-                suggested=trial.origin == "backend",
+                suggested=trial.origin in ("backend", "retry"),
             )
         )
         if trial.ok and trial.loss is not None:
@@ -118,7 +129,11 @@ class TrialRunner:
         trial.state = TrialState.DONE if result.status == "ok" else TrialState.FAILED
         self.study.save_trial(trial)
         backend_tid = self._backend_tids.pop(trial.tid)
-        self.backend.tell(Observation(backend_tid, trial.flat_params, result.loss, result.status))
+        # A re-run of an abandoned backend point stands for that suggestion (exact resume).
+        retry = trial.origin == "retry"
+        self.backend.tell(
+            Observation(backend_tid, trial.flat_params, result.loss, result.status, retry)
+        )
         if trial.ok and trial.loss is not None:
             self.best_loss = min(self.best_loss, trial.loss)
 
@@ -129,6 +144,33 @@ class TrialRunner:
         trial.finished_at = datetime.now(timezone.utc)
         self.study.save_trial(trial)
 
+    def resume(self, warm_start: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Rebuild the backend from the study's finished trials (a reopened stored study).
+
+        Queues the re-runs of abandoned trials and returns the warm-start points not
+        evaluated yet.
+        """
+        for trial in sorted(self.study.finished_trials, key=lambda t: t.tid):
+            self.replay(trial)
+        self.retries = self.study.pending_retries()
+        seen = [
+            t.flat_params
+            for t in self.study.trials
+            if t.origin == "warm_start" and t.state is not TrialState.ABANDONED
+        ]
+        return [point for point in warm_start if point not in seen]
+
+    def start_next(self, pending: list[dict[str, Any]]) -> Trial:
+        """Start the next trial: a re-run of an abandoned trial, the first pending
+        warm-start point, else the backend's pick."""
+        if self.retries:
+            queued = self.retries.pop(0)
+            return self.start(queued.flat_params, None, queued.origin)
+        if pending:
+            return self.start(pending.pop(0), None, "warm_start")
+        (suggestion,) = self.backend.ask(1)
+        return self.start(suggestion.flat_params, suggestion.tid, "backend")
+
     def evaluate_here(self, trial: Trial, worker: str) -> None:
         """Evaluate ``trial`` in this process and record the result."""
         started = time.perf_counter()
@@ -136,14 +178,37 @@ class TrialRunner:
         self.finish(trial, params, result, time.perf_counter() - started, worker)
 
 
-def _progress_bar(enabled: bool | None, total: int, initial: int, desc: str) -> Any:
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
+class Progress:
+    """The run's progress bar (when enabled or stderr is a terminal): one step per finished
+    trial, showing the best loss so far."""
 
-    return tqdm(total=total, initial=initial, desc=desc, unit="trial", dynamic_ncols=True)
+    def __init__(self, enabled: bool | None, total: int, initial: int, desc: str) -> None:
+        self.bar: Any = None
+        if enabled if enabled is not None else sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(
+                total=total, initial=initial, desc=desc, unit="trial", dynamic_ncols=True
+            )
+
+    def step(self, best_loss: float) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if math.isfinite(best_loss):
+                self.bar.set_postfix(best=f"{best_loss:.6g}", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def warn_interrupted(study: Study) -> None:
+    """Tell the user a run stopped on Ctrl-C; the finished trials are kept."""
+    warnings.warn(
+        f"study {study.name!r} interrupted after {len(study.finished_trials)} finished trials",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 def minimize(
@@ -159,7 +224,11 @@ def minimize(
     early_stop: EarlyStop | None = None,
     points_to_evaluate: Iterable[Mapping[str, Any]] | None = None,
     progress: bool | None = None,
-    study_name: str | None = None,
+    storage: StorageLike | None = None,
+    study: str | None = None,
+    workers: int | None = None,
+    executor: str | Executor | distributed.Client | None = None,
+    trial_timeout: float | None = None,
 ) -> Study:
     """Minimize an objective and return the :class:`~bbopt.study.Study`.
 
@@ -171,25 +240,60 @@ def minimize(
     trials in all, after ``timeout`` seconds, when the best loss is at or below
     ``loss_threshold``, or when ``early_stop(study)`` returns True. Failed trials
     (exceptions, NaN, inf) are kept with their error and the run goes on.
+
+    ``study`` names the study (default: the objective's name). With ``storage`` (an
+    SQLite file path or a :class:`~bbopt.storage.SQLiteStorage`) every trial is
+    committed as it starts and ends, and running again resumes the stored study:
+    the backend relearns its history, trials cut off by a crash are re-run, and
+    ``max_evals`` counts the study's trials in all. See docs/storage.md.
+
+    Trials run in this process unless ``workers`` or ``executor`` is given:
+    ``workers=N`` keeps N trials in flight in local worker processes;
+    ``executor="dask"`` runs them on a Dask LocalCluster of N workers, an address
+    such as ``"tcp://host:8786"`` (or a ``distributed.Client``) on a running Dask
+    scheduler, and a ``concurrent.futures.Executor`` on that executor. A trial
+    running longer than ``trial_timeout`` seconds is recorded as failed and its
+    worker stopped. See docs/parallel.md.
     """
+    from bbopt.execution import Execution, run_parallel
+
+    execution = Execution.from_args(workers, executor, trial_timeout)
     objective = resolve_objective(fn, space)
     compiled = as_space(objective.space)
     rules = StopRules(max_evals, timeout, loss_threshold, early_stop)
     options = dict(backend_options or {})
     backend_obj = create_backend(backend, compiled, seed, options)
-    study = Study(
-        study_name or objective.name,
-        compiled,
-        objective=objective.name,
-        backend=backend_obj.name or type(backend_obj).__name__,
-        backend_options=options,
-        seed=seed,
-        f_star=objective.f_star,
-    )
+    backend_name = backend_obj.name or type(backend_obj).__name__
     warm = [compiled.validate_flat(point) for point in points_to_evaluate or ()]
-    runner = TrialRunner(objective, compiled, backend_obj, study)
-    run_serial(runner, rules, warm, progress)
-    return study
+    if storage is None:
+        study_obj: Study = Study(
+            study or objective.name,
+            compiled,
+            objective=objective.name,
+            backend=backend_name,
+            backend_options=options,
+            seed=seed,
+            f_star=objective.f_star,
+        )
+    else:
+        study_obj = open_study(
+            storage,
+            study or objective.name,
+            compiled,
+            objective=objective.name,
+            backend=backend_obj,
+            backend_name=backend_name,
+            backend_options=options,
+            seed=seed,
+            f_star=objective.f_star,
+        )
+    runner = TrialRunner(objective, compiled, backend_obj, study_obj)
+    warm = runner.resume(warm)
+    if execution is None:
+        run_serial(runner, rules, warm, progress)
+    else:
+        run_parallel(runner, rules, warm, progress, execution)
+    return study_obj
 
 
 def run_serial(
@@ -200,31 +304,19 @@ def run_serial(
 ) -> None:
     """The serial loop: one trial at a time, in this process."""
     study = runner.study
-    bar = _progress_bar(progress, rules.max_evals, len(study.finished_trials), study.name)
+    bar = Progress(progress, rules.max_evals, len(study.finished_trials), study.name)
     here = worker_name()
     pending = list(warm_start)
     trial: Trial | None = None
     try:
         while not rules.reached(study, runner.best_loss):
-            if pending:
-                trial = runner.start(pending.pop(0), None, "warm_start")
-            else:
-                (suggestion,) = runner.backend.ask(1)
-                trial = runner.start(suggestion.flat_params, suggestion.tid, "backend")
+            trial = runner.start_next(pending)
             runner.evaluate_here(trial, here)
             trial = None
-            if bar is not None:
-                bar.update(1)
-                if math.isfinite(runner.best_loss):
-                    bar.set_postfix(best=f"{runner.best_loss:.6g}", refresh=False)
+            bar.step(runner.best_loss)
     except KeyboardInterrupt:
         if trial is not None:
             runner.abandon(trial, "interrupted (KeyboardInterrupt)")
-        warnings.warn(
-            f"study {study.name!r} interrupted after {len(study.finished_trials)} finished trials",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        warn_interrupted(study)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()

@@ -521,8 +521,16 @@ class Space:
                 raise ValueError(f"point {dict(flat)} lacks a value for active label {label!r}")
             value = flat[label]
             dist = self.params[label].dist
-            if not dist.contains(value):
-                raise ValueError(f"{label!r}: value {value!r} is outside its {dist.kind} range")
+            try:
+                inside = dist.contains(value)
+            except (TypeError, ValueError):  # not a number at all
+                inside = False
+            if not inside:
+                is_choice = isinstance(dist, Choice)
+                hint = " (give a choice as the index of its option)" if is_choice else ""
+                raise ValueError(
+                    f"{label!r}: value {value!r} is outside its {dist.kind} range{hint}"
+                )
             clean[label] = value
         return clean
 

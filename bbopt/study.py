@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bbopt.errors import MissingDependencyError, NoSuccessfulTrialError
-from bbopt.space import Space
+from bbopt.space import Distribution, Space
 from bbopt.trial import STATUS_FAIL, Trial
 
 if TYPE_CHECKING:
@@ -79,8 +79,15 @@ class Study:
 
     @property
     def best_params(self) -> Any:
-        """Nested parameters of the best trial (choice values, never indices)."""
-        return self.best_trial.params
+        """Parameters of the best trial (choice values, never indices).
+
+        The nested configuration; a space that is one bare parameter gives
+        ``{label: value}``, like hyperopt's ``fmin`` result.
+        """
+        params = self.best_trial.params
+        if isinstance(self.space.tree, Distribution):
+            return {self.space.tree.label: params}
+        return params
 
     @property
     def best_loss(self) -> float:
@@ -106,6 +113,11 @@ class Study:
 
     def save_trial(self, trial: Trial) -> None:
         """Called when ``trial`` changed state; in memory there is nothing to do."""
+
+    def pending_retries(self) -> list[Trial]:
+        """Queued re-runs of abandoned trials, to evaluate first when a stored study
+        resumes; an in-memory study has none."""
+        return []
 
     def count_by_state(self) -> dict[str, int]:
         counts: dict[str, int] = {}

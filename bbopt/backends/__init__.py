@@ -33,7 +33,12 @@ def _backends_from_entry_point(
 registry: Registry[type[Backend]] = Registry(
     "backend",
     ENTRY_POINT_GROUP,
-    ["bbopt.backends.hyperopt"],
+    [
+        "bbopt.backends.hyperopt",
+        "bbopt.backends.native",
+        "bbopt.backends.optuna",
+        "bbopt.backends.skopt",
+    ],
     _backends_from_entry_point,
 )
 

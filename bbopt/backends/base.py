@@ -23,11 +23,13 @@ entry-point group, and check it with ``bbopt.testing.check_backend``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
+from bbopt.errors import UnknownOptionError
 from bbopt.space import Space
 from bbopt.trial import STATUS_OK
 
@@ -85,6 +87,13 @@ class Backend(ABC):
     @abstractmethod
     def tell(self, observation: Observation) -> None:
         """Learn from a finished trial (ok or failed)."""
+
+    def check_options(self, accepted: Iterable[str]) -> None:
+        """Fail at construction, naming the accepted ones, on options this backend lacks."""
+        accepted = list(accepted)
+        unknown = set(self.options) - set(accepted)
+        if unknown:
+            raise UnknownOptionError(self.name or type(self).__name__, unknown, accepted)
 
     def new_tid(self) -> int:
         tid = self._next_tid

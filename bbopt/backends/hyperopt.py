@@ -11,6 +11,7 @@ points, trial by trial, as ``fmin(..., rstate=np.random.default_rng(seed))``.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -81,6 +82,12 @@ def _distribution_to_hyperopt(hp: Any, dist: Distribution) -> Any:
     return builders[type(dist)]()
 
 
+def _keyword_options(fn: Callable[..., Any]) -> list[str]:
+    """The parameters of ``fn`` that have a default: the options it accepts."""
+    parameters = inspect.signature(fn).parameters.values()
+    return [p.name for p in parameters if p.default is not inspect.Parameter.empty]
+
+
 def _unused_objective(params: Any) -> None:
     raise RuntimeError("bbopt evaluates objectives itself; hyperopt only suggests")
 
@@ -97,6 +104,9 @@ class HyperoptBackend(Backend):
         from hyperopt import anneal, rand, tpe
 
         suggest = {"tpe": tpe.suggest, "rand": rand.suggest, "anneal": anneal.suggest}
+        # anneal.suggest hands its options on to AnnealingAlgo
+        takes_options = {**suggest, "anneal": anneal.AnnealingAlgo.__init__}
+        self.check_options(_keyword_options(takes_options[self.algorithm]))
         algo = suggest[self.algorithm]
         self._algo = functools.partial(algo, **options) if options else algo
         self._states = hyperopt.base
@@ -134,8 +144,7 @@ class HyperoptBackend(Backend):
             doc["result"] = {"status": STATUS_OK, "loss": observation.loss}
         else:
             doc["result"] = {"status": "fail"}
-        doc["state"] = self._states.JOB_STATE_DONE
-        self._trials.refresh()
+        doc["state"] = self._states.JOB_STATE_DONE  # seen by the refresh in the next ask
 
     def _insert_observed(self, observation: Observation) -> dict[str, Any]:
         """Add a trial this backend did not suggest (warm start, restored history)."""

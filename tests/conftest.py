@@ -1,0 +1,100 @@
+"""Shared fixtures: equivalent hyperopt/bbopt spaces and clean registries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from bbopt import hp as bbopt_hp
+from bbopt.backends import registry as backend_registry
+from bbopt.objective import registry as objective_registry
+from bbopt.space import transform
+
+
+def conditional_space(hp: Any, power_of_two: Callable[[Any], Any]) -> dict[str, Any]:
+    """The tutorial's conditional space plus every node type, written once for either ``hp``.
+
+    bbopt's ``hp`` has hyperopt's names and argument order, so the same code builds
+    both; only the user transform is spelled differently (``2 ** node`` in hyperopt).
+    """
+    return {
+        "optimizer": hp.choice(
+            "opt",
+            [
+                {"name": "adam", "lr": hp.loguniform("adam_lr", -10, 0)},
+                {
+                    "name": "sgd",
+                    "lr": hp.loguniform("sgd_lr", -10, 0),
+                    "momentum": hp.uniform("momentum", 0, 1),
+                },
+            ],
+        ),
+        "second_layer": hp.choice(
+            "second",
+            [
+                {"include": False},
+                {
+                    "include": True,
+                    "size": hp.choice("l2_size", [5, 10, 15]),
+                    "act": hp.choice("act", ["relu", hp.choice("inner", ["tanh", "sigmoid"])]),
+                },
+            ],
+        ),
+        "batch_size": power_of_two(hp.quniform("bs_exp", 0, 8, 1)),
+        "layers": [hp.randint("n_low", 3, 9), hp.randint("n_upper", 4)],
+        "pair": (hp.qnormal("qn", 0, 2, 0.5), hp.normal("nrm", 0, 1)),
+        "init": hp.pchoice("init", [(0.2, "glorot"), (0.8, "he")]),
+        "lognormals": {
+            "ln": hp.lognormal("ln", 0, 1),
+            "qln": hp.qlognormal("qln", 1, 1, 1),
+        },
+        "qlu": hp.qloguniform("qlu", 0, 3, 2),
+        "units": hp.uniformint("units", 1, 7),
+        "dropout": hp.quniform("dropout", 0, 0.5, 0.1),
+        "constant": "fixed",
+    }
+
+
+def pchoice_space(hp: Any) -> dict[str, Any]:
+    """A space led by a weighted choice whose branches hold their own parameters."""
+    return {
+        "model": hp.pchoice(
+            "model",
+            [
+                (0.1, {"kind": "linear", "alpha": hp.loguniform("alpha", -5, 1)}),
+                (0.6, {"kind": "tree", "depth": hp.randint("depth", 1, 12)}),
+                (0.3, {"kind": "knn", "k": hp.quniform("k", 1, 30, 1)}),
+            ],
+        ),
+        "scale": hp.uniform("scale", -2, 2),
+    }
+
+
+@pytest.fixture(scope="session")
+def space_pairs() -> dict[str, tuple[Any, Any]]:
+    """Equivalent (hyperopt space, bbopt space) pairs by name."""
+    from hyperopt import hp as hyperopt_hp
+
+    return {
+        "toy": (hyperopt_hp.uniform("x", -10, 10), bbopt_hp.uniform("x", -10, 10)),
+        "conditional": (
+            conditional_space(hyperopt_hp, lambda node: 2**node),
+            conditional_space(bbopt_hp, lambda node: transform(lambda e: 2**e, node)),
+        ),
+        "pchoice": (pchoice_space(hyperopt_hp), pchoice_space(bbopt_hp)),
+    }
+
+
+@pytest.fixture
+def clean_registries() -> Iterator[None]:
+    """Undo registrations made by a test, so tests do not leak names into each other."""
+    objective_registry.names()  # load built-ins first so they survive the restore
+    backend_registry.names()
+    saved = dict(objective_registry._items), dict(backend_registry._items)
+    yield
+    objective_registry._items.clear()
+    objective_registry._items.update(saved[0])
+    backend_registry._items.clear()
+    backend_registry._items.update(saved[1])
