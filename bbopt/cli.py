@@ -1,0 +1,373 @@
+"""The ``bbopt`` command line: what is registered, running studies, reading stored ones.
+
+Exit codes: 0 success, 2 usage errors (bad arguments, unknown names, bad backend
+options), 1 runtime failures. Errors go to stderr as one message, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import bbopt
+from bbopt.errors import BBoptError, UnknownNameError, UnknownOptionError
+from bbopt.study import Study
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(BBoptError):
+    """A command line that cannot run as written (exit code 2)."""
+
+
+USAGE_ERRORS = (UsageError, UnknownNameError, UnknownOptionError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)  # exits with 2 on bad arguments
+    handler: Handler = args.handler
+    warnings.formatwarning = _format_warning
+    try:
+        return handler(args)
+    except BrokenPipeError:  # the reader went away (``bbopt show ... | head``)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except USAGE_ERRORS as exc:
+        return _fail(exc, 2)
+    except (BBoptError, OSError, ImportError) as exc:
+        return _fail(exc, 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+def _format_warning(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> str:
+    return f"bbopt: warning: {message}\n"
+
+
+def _fail(message: object, code: int) -> int:
+    print(f"bbopt: error: {message}", file=sys.stderr)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bbopt",
+        description="Pluggable black-box optimization: run and inspect studies.",
+    )
+    parser.add_argument("--version", action="version", version=f"bbopt {bbopt.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (
+        _add_objectives,
+        _add_backends,
+        _add_run,
+        _add_studies,
+        _add_show,
+        _add_export,
+        _add_plot,
+    ):
+        add(commands)
+    return parser
+
+
+# -- what is registered ---------------------------------------------------------------
+
+
+def _add_objectives(commands: Any) -> None:
+    command = commands.add_parser("objectives", help="list the registered objectives")
+    command.set_defaults(handler=_objectives)
+
+
+def _objectives(args: argparse.Namespace) -> int:
+    from bbopt.objective import get_objective
+
+    _print_listing((n, get_objective(n).description) for n in bbopt.list_objectives())
+    return 0
+
+
+def _add_backends(commands: Any) -> None:
+    command = commands.add_parser("backends", help="list the registered backends")
+    command.set_defaults(handler=_backends)
+
+
+def _backends(args: argparse.Namespace) -> int:
+    from bbopt.backends import get_backend
+
+    _print_listing((n, get_backend(n).description) for n in bbopt.list_backends())
+    return 0
+
+
+def _print_listing(items: Any) -> None:
+    items = [(name, " ".join((text or "").split())) for name, text in items]
+    width = max((len(name) for name, _ in items), default=0)
+    for name, text in items:
+        print(f"{name:<{width}}  {text}".rstrip())
+
+
+# -- run ----------------------------------------------------------------------------------
+
+
+def _add_run(commands: Any) -> None:
+    command = commands.add_parser(
+        "run",
+        help="minimize a registered objective",
+        description="Minimize a registered objective; with --storage the study is kept in an "
+        "SQLite file and running the same command again resumes it.",
+    )
+    command.add_argument("objective", help="a registered objective (see `bbopt objectives`)")
+    command.add_argument("--backend", default="hyperopt.tpe", help="default: %(default)s")
+    command.add_argument("--max-evals", type=_natural, default=100, metavar="N")
+    command.add_argument("--seed", type=int, default=None, metavar="S")
+    command.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    command.add_argument("--storage", type=Path, default=None, metavar="FILE")
+    command.add_argument("--study", default=None, metavar="NAME", help="default: the objective")
+    command.add_argument(
+        "--option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a backend option (VALUE is read as JSON when it parses); repeatable",
+    )
+    command.add_argument(
+        "--workers", type=_positive, default=None, metavar="N", help="trials run in parallel"
+    )
+    command.add_argument(
+        "--executor",
+        type=_executor,
+        default=None,
+        metavar="WHERE",
+        help="'process' (local worker processes, the default with --workers), 'dask' "
+        "(a Dask LocalCluster) or a Dask scheduler address such as tcp://HOST:8786",
+    )
+    command.add_argument(
+        "--trial-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="a trial running longer fails and its worker is stopped (needs --workers)",
+    )
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+    command.set_defaults(handler=_run)
+
+
+def run_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments of :func:`bbopt.minimize` from a parsed ``bbopt run`` line."""
+    return {
+        "backend": args.backend,
+        "backend_options": dict(args.option),
+        "max_evals": args.max_evals,
+        "seed": args.seed,
+        "timeout": args.timeout,
+        "storage": args.storage,
+        "study": args.study,
+        "progress": not args.quiet,
+        "workers": args.workers,
+        "executor": args.executor,
+        "trial_timeout": args.trial_timeout,
+    }
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bbopt.execution import Execution
+
+    try:  # e.g. --trial-timeout without --workers
+        Execution.from_args(args.workers, args.executor, args.trial_timeout)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    study = bbopt.minimize(args.objective, **run_arguments(args))
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(study.count_by_state().items()))
+    print(f"study {study.name!r}: {len(study.trials)} trials ({counts})")
+    _print_best(study, required=True)
+    return 0
+
+
+def _natural(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _executor(text: str) -> str:
+    from bbopt.execution import Execution
+
+    try:
+        Execution.from_args(None, text, None)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _option(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key.strip(), value
+
+
+# -- stored studies -----------------------------------------------------------------
+
+
+def _storage_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--storage", type=Path, required=True, metavar="FILE")
+
+
+def _add_studies(commands: Any) -> None:
+    command = commands.add_parser("studies", help="list the studies in a storage file")
+    _storage_argument(command)
+    command.set_defaults(handler=_studies)
+
+
+def _studies(args: argparse.Namespace) -> int:
+    from bbopt.storage import as_storage
+
+    store = as_storage(args.storage)
+    bbopt.list_studies(store)  # fails clearly on a missing or foreign file
+    rows = []
+    for info in store.summaries():
+        counts = info["counts"]
+        finished = counts.get("done", 0) + counts.get("failed", 0)
+        best = info["best_loss"]
+        rows.append(
+            [
+                info["name"],
+                info["objective"],
+                info["backend"],
+                str(finished),
+                str(sum(counts.values()) - finished),
+                "-" if best is None else f"{best:.6g}",
+            ]
+        )
+    if not rows:
+        print(f"no studies in {args.storage}", file=sys.stderr)
+        return 0
+    print(_table(["study", "objective", "backend", "finished", "other", "best loss"], rows))
+    return 0
+
+
+def _add_show(commands: Any) -> None:
+    command = commands.add_parser("show", help="summary of a stored study")
+    command.add_argument("study")
+    _storage_argument(command)
+    command.add_argument("--last", type=_natural, default=10, metavar="N", help="trials listed")
+    command.set_defaults(handler=_show)
+
+
+def _show(args: argparse.Namespace) -> int:
+    study = bbopt.load_study(args.study, args.storage)
+    versions = ", ".join(f"{k} {v}" for k, v in study.versions.items())
+    print(f"study {study.name!r} in {args.storage}")
+    print(f"  objective {study.objective_name}, backend {study.backend_name}, seed {study.seed}")
+    print(f"  created {study.record.created_at} with {versions}")
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(study.count_by_state().items()))
+    print(f"trials: {len(study.trials)} ({counts or 'none'})")
+    _print_best(study)
+    last = study.trials[-args.last :] if args.last else []
+    if last:
+        print(f"\nlast {len(last)} trials:")
+        rows = [
+            [
+                str(t.tid),
+                t.state.value,
+                "-" if t.loss is None else f"{t.loss:.6g}",
+                "-" if t.duration is None else f"{t.duration:.3g}s",
+                t.origin,
+                _short(json.dumps(t.params if t.params is not None else t.flat_params)),
+            ]
+            for t in last
+        ]
+        print(_table(["tid", "state", "loss", "duration", "origin", "params"], rows))
+    return 0
+
+
+def _print_best(study: Study, required: bool = False) -> None:
+    """Print the best trial; without one, say so, or raise when ``required``."""
+    if not study.ok_trials and not required:
+        print("best: no successful trial yet")
+        return
+    best = study.best_trial  # NoSuccessfulTrialError (exit code 1) when required
+    print(f"best: trial {best.tid}, loss {best.loss:.6g}")
+    print(f"  params {json.dumps(best.params, default=repr)}")
+
+
+def _add_export(commands: Any) -> None:
+    command = commands.add_parser("export", help="write a stored study's trials as CSV or JSON")
+    command.add_argument("study")
+    _storage_argument(command)
+    command.add_argument("--format", choices=("csv", "json"), default="csv")
+    command.add_argument(
+        "-o", "--output", type=Path, default=None, metavar="FILE", help="default: standard output"
+    )
+    command.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    study = bbopt.load_study(args.study, args.storage)
+    write = study.to_csv if args.format == "csv" else study.to_json
+    if args.output is not None:
+        write(args.output)
+        print(f"wrote {len(study.trials)} trials to {args.output}", file=sys.stderr)
+        return 0
+    with tempfile.TemporaryDirectory() as folder:
+        sys.stdout.write(write(Path(folder) / f"study.{args.format}").read_text())
+    return 0
+
+
+def _add_plot(commands: Any) -> None:
+    command = commands.add_parser("plot", help="loss history and parameter plots of a study")
+    command.add_argument("study")
+    _storage_argument(command)
+    command.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
+    command.set_defaults(handler=_plot)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    study = bbopt.load_study(args.study, args.storage)
+    os.environ.setdefault("MPLBACKEND", "Agg")  # files only, no window
+    args.output.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^\w.-]+", "_", study.name)
+    for kind, plot in (("history", study.plot_history), ("params", study.plot_params)):
+        path = args.output / f"{stem}-{kind}.png"
+        plot(path)
+        print(path)
+    return 0
+
+
+# -- text tables ----------------------------------------------------------------------
+
+
+def _short(text: str, width: int = 70) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""The ``bbopt`` command line, run as a real subprocess: output, files and exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import bbopt
+from bbopt.backends import get_backend
+from bbopt.objective import get_objective
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _command() -> list[str]:
+    """The installed console script next to this Python, else ``python -m bbopt.cli``."""
+    script = shutil.which("bbopt", path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-m", "bbopt.cli"]
+
+
+@pytest.fixture(scope="module")
+def bbopt_cli() -> Run:
+    command = _command()
+
+    def run(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=120,
+        )
+
+    return run
+
+
+TOY_RUN = (
+    "run", "toy.sin", "--backend", "hyperopt.tpe", "--max-evals", 25, "--seed", 1,
+    "--study", "toy", "--option", "n_startup_jobs=5", "--option", "gamma=0.3",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def first_run(
+    tmp_path_factory: pytest.TempPathFactory, bbopt_cli: Run
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """``bbopt run`` of study 'toy' (25 TPE trials) into a new storage file."""
+    db = tmp_path_factory.mktemp("cli") / "studies.db"
+    done = bbopt_cli(*TOY_RUN, "--storage", db)
+    assert done.returncode == 0, done.stderr
+    return db, done
+
+
+@pytest.fixture(scope="module")
+def stored(first_run: tuple[Path, subprocess.CompletedProcess[str]]) -> Path:
+    return first_run[0]
+
+
+def assert_user_error(done: subprocess.CompletedProcess[str], code: int, *texts: str) -> None:
+    assert done.returncode == code, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].startswith("bbopt")  # one message, last on stderr
+    for text in texts:
+        assert text in done.stderr
+
+
+def test_objectives_and_backends_list_names_with_descriptions(bbopt_cli: Run) -> None:
+    objectives = bbopt_cli("objectives")
+    assert objectives.returncode == 0
+    lines = {line.split()[0]: line for line in objectives.stdout.splitlines()}
+    assert set(lines) == set(bbopt.list_objectives())
+    assert get_objective("toy.sin").description in lines["toy.sin"]
+    backends = bbopt_cli("backends")
+    assert backends.returncode == 0
+    lines = {line.split()[0]: line for line in backends.stdout.splitlines()}
+    assert set(lines) == set(bbopt.list_backends())
+    assert get_backend("hyperopt.tpe").description in lines["hyperopt.tpe"]
+
+
+def test_run_stores_the_study_prints_the_best_trial_and_resumes(
+    first_run: tuple[Path, subprocess.CompletedProcess[str]], bbopt_cli: Run
+) -> None:
+    stored, done = first_run
+    study = bbopt.load_study("toy", stored)
+    assert len(study.finished_trials) == 25
+    assert study.backend_options == {"n_startup_jobs": 5, "gamma": 0.3}  # JSON values
+    assert study.seed == 1
+    best = study.best_trial
+    assert f"best: trial {best.tid}, loss {best.loss:.6g}" in done.stdout
+    assert "25/25" in done.stderr  # the progress bar, on stderr
+    # the same command again resumes the finished study: nothing new, same best
+    again = bbopt_cli(*TOY_RUN, "--storage", stored, "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr == ""  # --quiet: no progress bar
+    assert f"best: trial {best.tid}, loss {best.loss:.6g}" in again.stdout
+    assert "25 trials (25 done)" in again.stdout
+    assert len(bbopt.load_study("toy", stored).trials) == 25
+
+
+@pytest.mark.parametrize(
+    ("args", "texts"),
+    [
+        (["run", "toy.sim"], ["unknown objective 'toy.sim'", "Did you mean 'toy.sin'"]),
+        (["run", "toy.sin", "--backend", "hyperopt.tpee"], ["Did you mean 'hyperopt.tpe'"]),
+        (["run", "toy.sin", "--option", "gamma"], ["expected KEY=VALUE, got 'gamma'"]),
+        (
+            ["run", "toy.sin", "--option", "n_startup_job=3"],
+            ["does not accept option(s) 'n_startup_job'", "n_startup_jobs"],
+        ),
+        (["frobnicate"], ["invalid choice"]),
+    ],
+)
+def test_usage_errors_exit_2_with_a_message(
+    bbopt_cli: Run, args: list[str], texts: list[str]
+) -> None:
+    assert_user_error(bbopt_cli(*args), 2, *texts)
+
+
+def test_unknown_study_exits_2_suggesting_close_names(stored: Path, bbopt_cli: Run) -> None:
+    assert_user_error(bbopt_cli("show", "toi", "--storage", stored), 2, "Did you mean 'toy'")
+
+
+def test_runtime_failures_exit_1_and_leave_files_alone(tmp_path: Path, bbopt_cli: Run) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    done = bbopt_cli(
+        "run", "toy.sin", "--backend", "bbopt.random", "--max-evals", 2, "--storage", text
+    )
+    assert_user_error(done, 1, "not a bbopt storage")
+    assert text.read_text() == "hello\n"
+    nothing = bbopt_cli("run", "toy.sin", "--backend", "bbopt.random", "--max-evals", 0)
+    assert_user_error(nothing, 1, "has no trials yet")
+    missing = tmp_path / "missing" / "s.db"
+    assert_user_error(bbopt_cli("studies", "--storage", missing), 1, "does not exist")
+    assert_user_error(bbopt_cli("studies", "--storage", tmp_path / "s.db"), 1, "no storage file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_studies_lists_the_stored_studies(stored: Path, bbopt_cli: Run) -> None:
+    done = bbopt_cli("studies", "--storage", stored)
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    assert header.split()[:3] == ["study", "objective", "backend"]
+    best = bbopt.load_study("toy", stored).best_loss
+    assert [row.split() for row in rows] == [
+        ["toy", "toy.sin", "hyperopt.tpe", "25", "0", f"{best:.6g}"]
+    ]
+
+
+def test_show_prints_best_counts_and_last_trials(stored: Path, bbopt_cli: Run) -> None:
+    done = bbopt_cli("show", "toy", "--storage", stored, "--last", 4)
+    assert done.returncode == 0, done.stderr
+    study = bbopt.load_study("toy", stored)
+    assert "trials: 25 (25 done)" in done.stdout
+    assert f"best: trial {study.best_trial.tid}, loss {study.best_loss:.6g}" in done.stdout
+    table = done.stdout.split("last 4 trials:\n")[1].splitlines()
+    assert table[0].split()[:3] == ["tid", "state", "loss"]
+    assert [line.split()[0] for line in table[1:]] == ["21", "22", "23", "24"]
+    assert "hyperopt 0.3" in done.stdout  # the stored library versions
+
+
+def test_export_csv_to_a_file_and_json_to_stdout(
+    stored: Path, tmp_path: Path, bbopt_cli: Run
+) -> None:
+    out = tmp_path / "toy.csv"
+    done = bbopt_cli("export", "toy", "--storage", stored, "--format", "csv", "-o", out)
+    assert done.returncode == 0, done.stderr
+    with out.open() as handle:
+        rows = list(csv.DictReader(handle))
+    study = bbopt.load_study("toy", stored)
+    assert [float(r["loss"]) for r in rows] == [t.loss for t in study.trials]
+    assert [float(r["params"]) for r in rows] == [t.params for t in study.trials]
+    as_json = bbopt_cli("export", "toy", "--storage", stored, "--format", "json")
+    assert as_json.returncode == 0, as_json.stderr
+    data = json.loads(as_json.stdout)
+    assert data["name"] == "toy"
+    assert [t["tid"] for t in data["trials"]] == list(range(25))
+
+
+def test_plot_writes_history_and_parameter_figures(
+    stored: Path, tmp_path: Path, bbopt_cli: Run
+) -> None:
+    folder = tmp_path / "figures" / "toy"
+    done = bbopt_cli("plot", "toy", "--storage", stored, "-o", folder)
+    assert done.returncode == 0, done.stderr
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == ["toy-history.png", "toy-params.png"]
+    assert done.stdout.split() == [str(folder / name) for name in written]
+    for name in written:
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
