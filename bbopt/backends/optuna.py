@@ -1,0 +1,181 @@
+"""Optuna's samplers behind the ask/tell interface: TPE, CMA-ES, GP, QMC and random.
+
+Each backend holds one in-memory Optuna study and drives it with ``study.ask()``
+and ``study.tell()``. The space is walked define-by-run: a choice is suggested
+as a category over its option indices, then only the parameters of the active
+branch. Distributions map to Optuna's through :mod:`bbopt.backends.coordinates`
+(q-uniforms as an integer grid index, (log)normals as their quantile in
+[eps, 1 - eps], choice weights not honoured). Points the backend did not suggest
+(warm start, restored history) enter the study with ``optuna.trial.create_trial``
+and ``study.add_trial``. Failed trials are told as ``TrialState.FAIL``.
+
+Options go to the sampler's constructor (e.g. ``n_startup_trials``); the
+sampler's seed is the backend's seed. Optuna's INFO logging (one line per
+study) is lowered to WARNING when a backend is created.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import warnings
+from typing import Any, ClassVar
+
+from bbopt.backends import register_backend
+from bbopt.backends.base import Backend, Observation, Suggestion
+from bbopt.backends.coordinates import Coordinate, coordinates
+from bbopt.errors import MissingDependencyError
+from bbopt.space import Space
+from bbopt.trial import to_builtin
+
+
+def _import(module: str, extra: str, backend: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(module, extra, f"the {backend} backend") from None
+
+
+def _suggest(trial: Any, label: str, coord: Coordinate) -> Any:
+    if coord.kind == "categorical":
+        return trial.suggest_categorical(label, list(range(int(coord.high) + 1)))
+    if coord.kind == "int":
+        return trial.suggest_int(label, int(coord.low), int(coord.high))
+    return trial.suggest_float(label, coord.low, coord.high, log=coord.log)
+
+
+def _distribution(optuna: Any, coord: Coordinate) -> Any:
+    """The Optuna distribution that ``_suggest`` draws from, for trials added from outside."""
+    if coord.kind == "categorical":
+        return optuna.distributions.CategoricalDistribution(list(range(int(coord.high) + 1)))
+    if coord.kind == "int":
+        return optuna.distributions.IntDistribution(int(coord.low), int(coord.high))
+    return optuna.distributions.FloatDistribution(coord.low, coord.high, log=coord.log)
+
+
+class OptunaBackend(Backend):
+    """Base of the Optuna backends; subclasses name the sampler and its defaults."""
+
+    #: The class in ``optuna.samplers``.
+    sampler_class: ClassVar[str] = ""
+    #: (module, extra) pairs needed besides optuna itself.
+    requires: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
+        super().__init__(space, seed, **options)
+        optuna = _import("optuna", "optuna", self.name)
+        for module, extra in self.requires:
+            _import(module, extra, self.name)
+        sampler_cls = getattr(optuna.samplers, self.sampler_class)
+        self.check_options(p for p in inspect.signature(sampler_cls).parameters if p != "seed")
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self._optuna = optuna
+        self._coords = coordinates(space)
+        self._distributions = {
+            label: _distribution(optuna, coord) for label, coord in self._coords.items()
+        }
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler = sampler_cls(seed=seed, **{**self.sampler_defaults(), **options})
+        self._study = optuna.create_study(
+            storage=optuna.storages.InMemoryStorage(), sampler=sampler, direction="minimize"
+        )
+        self._running: dict[int, Any] = {}
+
+    def sampler_defaults(self) -> dict[str, Any]:
+        """Sampler arguments that differ from Optuna's defaults (options override them)."""
+        return {"warn_independent_sampling": False}
+
+    @property
+    def study(self) -> Any:
+        """The underlying ``optuna.Study``, e.g. for ``optuna.visualization``."""
+        return self._study
+
+    def ask(self, n: int = 1) -> list[Suggestion]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", self._optuna.exceptions.ExperimentalWarning)
+            return [self._ask_one() for _ in range(n)]
+
+    def _ask_one(self) -> Suggestion:
+        trial = self._study.ask()
+        flat: dict[str, Any] = {}
+        for label, coord in self._coords.items():
+            if self.space.is_active(label, flat):
+                flat[label] = to_builtin(coord.decode(_suggest(trial, label, coord)))
+        tid = self.new_tid()
+        self._running[tid] = trial
+        return Suggestion(tid, flat)
+
+    def tell(self, observation: Observation) -> None:
+        TrialState = self._optuna.trial.TrialState
+        state = TrialState.COMPLETE if observation.ok else TrialState.FAIL
+        value = observation.loss if observation.ok else None
+        trial = self._running.pop(observation.tid, None)
+        if trial is not None:
+            self._study.tell(trial, value, state=state)
+            return
+        self.note_tid(observation.tid)
+        flat = observation.flat_params
+        labels = [label for label in self._coords if label in flat]
+        self._study.add_trial(
+            self._optuna.trial.create_trial(
+                params={label: self._coords[label].encode(flat[label]) for label in labels},
+                distributions={label: self._distributions[label] for label in labels},
+                value=value,
+                state=state,
+            )
+        )
+
+
+@register_backend
+class OptunaTPE(OptunaBackend):
+    name = "optuna.tpe"
+    description = (
+        "Optuna's multivariate TPE (grouped on conditional spaces, constant liar for "
+        "parallel asks; options: n_startup_trials, n_ei_candidates, ...)"
+    )
+    sampler_class = "TPESampler"
+
+    def sampler_defaults(self) -> dict[str, Any]:
+        conditional = any(info.condition for info in self.space.params.values())
+        return {"multivariate": True, "group": conditional, "constant_liar": True}
+
+
+@register_backend
+class OptunaCmaEs(OptunaBackend):
+    name = "optuna.cmaes"
+    description = (
+        "Optuna's CMA-ES (numeric parameters, 2+ of them; categories and conditional "
+        "parameters sampled at random; options: sigma0, popsize, ...)"
+    )
+    sampler_class = "CmaEsSampler"
+    requires = (("cmaes", "cmaes"),)
+
+
+@register_backend
+class OptunaGP(OptunaBackend):
+    name = "optuna.gp"
+    description = "Optuna's Gaussian-process Bayesian optimization (PyTorch; slow suggests)"
+    sampler_class = "GPSampler"
+    requires = (("torch", "gp"),)
+    quick_benchmark = False
+
+
+@register_backend
+class OptunaQMC(OptunaBackend):
+    name = "optuna.qmc"
+    description = "Optuna's scrambled Sobol' quasi-Monte Carlo sampler (options: qmc_type)"
+    sampler_class = "QMCSampler"
+
+    def sampler_defaults(self) -> dict[str, Any]:
+        return {**super().sampler_defaults(), "scramble": True, "warn_asynchronous_seeding": False}
+
+
+@register_backend
+class OptunaRandom(OptunaBackend):
+    name = "optuna.random"
+    description = "Optuna's random sampler"
+    sampler_class = "RandomSampler"
+
+    def sampler_defaults(self) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,153 @@
+"""scikit-optimize's ``Optimizer`` (ask/tell) behind the Backend interface: GP and random forest.
+
+scikit-optimize has no conditional spaces, so the space is flattened: every label
+owns one dimension (mapped through :mod:`bbopt.backends.coordinates`), whether or
+not its branch is active. A suggested point carries only its active labels;
+the surrogate still sees the whole vector, in which inactive coordinates are
+noise it learns to ignore. A point told from outside (warm start) lacks its
+inactive labels: they are filled with the median of their distribution.
+
+Points asked and not yet told are handled by constant liar: further asks go to
+a copy of the optimizer told those points with the best loss seen so far
+(scikit-optimize's ``cl_min``), so parallel workers get distinct points.
+
+Failed trials are told with a penalty, the worst ok loss seen so far; failures
+before the first ok loss wait and get that first loss.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bbopt.backends import register_backend
+from bbopt.backends.base import Backend, Observation, Suggestion
+from bbopt.backends.coordinates import Coordinate, coordinates, unit_to_value
+from bbopt.errors import MissingDependencyError
+from bbopt.space import Space
+from bbopt.trial import to_builtin
+
+
+def _dimension(coord: Coordinate, label: str) -> Any:
+    from skopt.space import Categorical, Integer, Real
+
+    if coord.kind == "categorical" or coord.low == coord.high:
+        return Categorical(list(range(int(coord.low), int(coord.high) + 1)), name=label)
+    if coord.kind == "int":
+        return Integer(int(coord.low), int(coord.high), name=label)
+    prior = "log-uniform" if coord.log else "uniform"
+    return Real(coord.low, coord.high, prior=prior, name=label)
+
+
+class SkoptBackend(Backend):
+    """Base of the scikit-optimize backends; subclasses name the surrogate model."""
+
+    base_estimator: ClassVar[str] = ""
+
+    def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
+        super().__init__(space, seed, **options)
+        try:
+            from skopt import Optimizer
+        except ImportError:
+            raise MissingDependencyError(
+                "scikit-optimize", "skopt", f"the {self.name} backend"
+            ) from None
+        fixed = ("dimensions", "base_estimator", "random_state")
+        self.check_options(p for p in inspect.signature(Optimizer).parameters if p not in fixed)
+        if not space.params:
+            raise ValueError(f"{self.name} needs a space with at least one parameter")
+        self._coords = coordinates(space)
+        dimensions = [_dimension(coord, label) for label, coord in self._coords.items()]
+        self._opt = Optimizer(
+            dimensions, base_estimator=self.base_estimator, random_state=seed, **options
+        )
+        self._pending: dict[int, list[Any]] = {}
+        self._waiting_failures: list[list[Any]] = []
+        self._worst = -math.inf
+
+    @property
+    def optimizer(self) -> Any:
+        """The underlying ``skopt.Optimizer`` (its ``Xi``/``yi`` hold every vector told)."""
+        return self._opt
+
+    def ask(self, n: int = 1) -> list[Suggestion]:
+        with warnings.catch_warnings():
+            # A repeated point is replaced by a random one; the warning only says so.
+            warnings.filterwarnings("ignore", message="The objective has been evaluated")
+            points = self._ask_points(n)
+        suggestions = []
+        for x in points:
+            tid = self.new_tid()
+            self._pending[tid] = x
+            suggestions.append(Suggestion(tid, self._decode(x)))
+        return suggestions
+
+    def _ask_points(self, n: int) -> list[list[Any]]:
+        if n == 1 and not self._pending:
+            return [self._opt.ask()]
+        opt = self._opt.copy(random_state=self._opt.rng.randint(np.iinfo(np.int32).max))
+        lie = min(opt.yi) if opt.yi else 0.0
+        if self._pending:
+            opt.tell(list(self._pending.values()), [lie] * len(self._pending))
+        points = []
+        for i in range(n):
+            points.append(opt.ask())
+            if i + 1 < n:
+                opt.tell(points[-1], lie)
+        return points
+
+    def _decode(self, x: list[Any]) -> dict[str, Any]:
+        flat: dict[str, Any] = {}
+        for (label, coord), raw in zip(self._coords.items(), x, strict=True):
+            if self.space.is_active(label, flat):
+                flat[label] = to_builtin(coord.decode(raw))
+        return flat
+
+    def _encode(self, flat: dict[str, Any]) -> list[Any]:
+        return [
+            coord.encode(flat[label] if label in flat else unit_to_value(coord.dist, 0.5))
+            for label, coord in self._coords.items()
+        ]
+
+    def tell(self, observation: Observation) -> None:
+        x = self._pending.pop(observation.tid, None)
+        if x is None:
+            self.note_tid(observation.tid)
+            x = self._encode(observation.flat_params)
+        if observation.ok:
+            assert observation.loss is not None
+            self._worst = max(self._worst, observation.loss)
+            points = [x, *self._waiting_failures]
+            losses = [observation.loss] + [self._worst] * len(self._waiting_failures)
+            self._waiting_failures = []
+            self._opt.tell(points, losses)
+        elif math.isinf(self._worst):
+            self._waiting_failures.append(x)
+        else:
+            self._opt.tell([x], [self._worst])
+
+
+@register_backend
+class SkoptGP(SkoptBackend):
+    name = "skopt.gp"
+    description = (
+        "scikit-optimize Gaussian-process Bayesian optimization (slow suggests; options: "
+        "n_initial_points, acq_func, acq_optimizer_kwargs, ...)"
+    )
+    base_estimator = "GP"
+    quick_benchmark = False
+
+
+@register_backend
+class SkoptForest(SkoptBackend):
+    name = "skopt.forest"
+    description = (
+        "scikit-optimize random-forest Bayesian optimization (slow suggests; weak on smooth "
+        "low-dimensional functions; options: n_initial_points, acq_func, ...)"
+    )
+    base_estimator = "RF"
+    quick_benchmark = False

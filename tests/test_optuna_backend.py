@@ -1,0 +1,121 @@
+"""The Optuna backends: faithful to Optuna's ask/tell, define-by-run spaces, options, errors."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import TrialState
+
+import bbopt
+from bbopt import hp
+from bbopt.backends import Observation, create_backend
+from bbopt.backends.coordinates import EPS
+from bbopt.errors import MissingDependencyError
+from bbopt.space import Space
+from bbopt.testing import conditional_space
+
+FLAT_SPACE = Space(
+    {
+        "x": hp.uniform("x", -5, 5),
+        "lr": hp.loguniform("lr", -5, 0),
+        "c": hp.choice("c", ["a", "b", "c"]),
+    }
+)
+
+
+def _loss(flat: dict) -> float:
+    return (flat["x"] - 1) ** 2 + math.log(flat["lr"]) ** 2 / 10 + flat["c"]
+
+
+def test_tpe_matches_plain_optuna_trial_by_trial() -> None:
+    backend = create_backend("optuna.tpe", FLAT_SPACE, 3)
+    sampler = optuna.samplers.TPESampler(seed=3, multivariate=True, constant_liar=True)
+    study = optuna.create_study(sampler=sampler)
+    for _ in range(25):
+        trial = study.ask()
+        expected = {
+            "x": trial.suggest_float("x", -5, 5),
+            "lr": trial.suggest_float("lr", math.exp(-5), 1.0, log=True),
+            "c": trial.suggest_categorical("c", [0, 1, 2]),
+        }
+        study.tell(trial, _loss(expected))
+        (suggestion,) = backend.ask(1)
+        assert suggestion.flat_params == expected
+        backend.tell(Observation(suggestion.tid, suggestion.flat_params, _loss(expected)))
+
+
+def test_options_reach_the_sampler_and_the_seed_is_the_sampler_seed() -> None:
+    def run(name: str, options: dict) -> list[dict]:
+        backend = create_backend(name, FLAT_SPACE, 5, options)
+        points = []
+        for _ in range(14):
+            (s,) = backend.ask(1)
+            backend.tell(Observation(s.tid, s.flat_params, _loss(s.flat_params)))
+            points.append(s.flat_params)
+        return points
+
+    random = run("optuna.random", {})
+    # TPE draws its start-up trials with a random sampler of the same seed
+    assert run("optuna.tpe", {"n_startup_trials": 50}) == random
+    default = run("optuna.tpe", {})
+    assert default[:10] == random[:10] and default[10:] != random[10:]
+
+
+def test_conditional_space_is_walked_define_by_run() -> None:
+    space = Space(conditional_space())
+    backend = create_backend("optuna.tpe", space, 0)
+    assert backend.study.sampler._group  # grouped TPE for a conditional space
+    for _ in range(15):
+        (s,) = backend.ask(1)
+        backend.tell(Observation(s.tid, s.flat_params, float(s.flat_params["model"])))
+    for trial in backend.study.trials:
+        assert list(trial.params) == space.active_labels(trial.params)
+        assert trial.distributions["model"] == CategoricalDistribution([0, 1, 2])
+        if "p" in trial.params:  # quniform(1, 4, 1): an integer grid index
+            assert trial.distributions["p"] == IntDistribution(1, 4)
+    assert not create_backend("optuna.tpe", FLAT_SPACE, 0).study.sampler._group
+
+
+def test_failed_and_foreign_trials_enter_the_study() -> None:
+    space = Space({"n": hp.normal("n", 0, 1), "lr": hp.loguniform("lr", -5, 0)})
+    backend = create_backend("optuna.tpe", space, 0)
+    (s,) = backend.ask(1)
+    backend.tell(Observation(s.tid, s.flat_params, None, "fail"))
+    backend.tell(Observation(500, {"n": 1.0, "lr": 0.1}, 2.5))
+    backend.tell(Observation(501, {"n": -20.0, "lr": 0.2}, None, "fail"))
+    states = [t.state for t in backend.study.trials]
+    assert states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.FAIL]
+    warm = backend.study.trials[1]
+    assert warm.value == 2.5
+    # a normal is stored as its quantile, clipped far in the tails
+    assert warm.params == {"n": pytest.approx(0.8413447), "lr": pytest.approx(0.1)}
+    assert warm.distributions["n"] == FloatDistribution(EPS, 1 - EPS)
+    assert backend.study.trials[2].params["n"] == EPS
+    assert backend.ask(1)[0].tid == 502
+
+
+def test_no_logging_per_study_or_trial(capfd: pytest.CaptureFixture[str]) -> None:
+    study = bbopt.minimize("toy.sin", backend="optuna.tpe", max_evals=30, seed=0)
+    captured = capfd.readouterr()
+    assert "Trial" not in captured.err and "study created" not in captured.err
+    assert study.best_loss < -0.5
+
+
+@pytest.mark.parametrize(
+    ("backend", "missing", "extra"),
+    [
+        ("optuna.tpe", "optuna", "optuna"),
+        ("optuna.cmaes", "cmaes", "cmaes"),
+        ("optuna.gp", "torch", "gp"),
+    ],
+)
+def test_missing_package_names_the_extra(
+    backend: str, missing: str, extra: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # makes `import missing` fail
+    with pytest.raises(MissingDependencyError, match=rf"pip install 'bbopt\[{extra}\]'"):
+        create_backend(backend, FLAT_SPACE, 0)
