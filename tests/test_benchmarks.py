@@ -1,0 +1,325 @@
+"""The benchmark suite: seeds, run files and resume, statistics, summary files, plugins."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bbopt
+from bbopt import hp
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `benchmarks` is a folder of the repository, not installed
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import analysis, stats  # noqa: E402
+from benchmarks.execute import RunMismatchError, execute, load_run  # noqa: E402
+from benchmarks.grid import (  # noqa: E402
+    RunSpec,
+    build_grid,
+    derive_seed,
+    select_backends,
+    select_objectives,
+)
+from benchmarks.run import main  # noqa: E402
+
+
+def spec(folder: Path, backend: str = "hyperopt.tpe", budget: int = 24, k: int = 0) -> RunSpec:
+    (one,) = build_grid(folder, [backend], ["toy.sin"], 1, master_seed=7, budget=budget)
+    return RunSpec(backend, "toy.sin", k, derive_seed(7, k), budget, one.path)
+
+
+def losses(path: Path) -> list[float | None]:
+    data = load_run(path)
+    assert data is not None
+    return [t["loss"] for t in data["trials"]]
+
+
+# -- seeds and selection ------------------------------------------------------------
+
+
+def test_derived_seeds_follow_the_documented_formula() -> None:
+    seeds = [derive_seed(3, k) for k in range(50)]
+    assert len(set(seeds)) == 50
+    assert seeds == [derive_seed(3, k) for k in range(50)]
+    expected = np.random.SeedSequence(3, spawn_key=(4,)).generate_state(1)[0]
+    assert seeds[4] == int(expected)
+    assert derive_seed(4, 0) != derive_seed(3, 0)
+    grid = build_grid(Path("r"), ["a", "b"], ["o1", "o2"], 3, master_seed=3, budget=5)
+    assert len(grid) == 12
+    assert {s.seed for s in grid if s.run_index == 2} == {seeds[2]}  # shared by a, b, o1, o2
+    assert len({s.path for s in grid}) == 12
+
+
+def test_a_single_run_is_redone_alone_with_minimize(tmp_path: Path) -> None:
+    run = spec(tmp_path, budget=25, k=3)
+    execute(run)
+    alone = bbopt.minimize("toy.sin", backend="hyperopt.tpe", max_evals=25, seed=derive_seed(7, 3))
+    assert losses(run.path) == alone.losses
+
+
+def test_objective_selection_by_name_group_and_pattern() -> None:
+    chosen = select_objectives("toy.sin,synthetic,synthetic.branin,synthetic.rosen*")
+    assert chosen[0] == "toy.sin"
+    assert chosen.count("synthetic.branin") == 1
+    assert {"synthetic.rosenbrock2", "synthetic.rosenbrock5", "synthetic.conditional"} <= set(
+        chosen
+    )
+    with pytest.raises(LookupError, match="synthetc"):
+        select_objectives("synthetc")
+
+
+def test_quick_backends_are_the_flagged_installed_ones() -> None:
+    chosen, notes = select_backends(None)
+    assert {"hyperopt.tpe", "hyperopt.rand", "hyperopt.anneal"} <= set(chosen)
+    flagged = [n for n in bbopt.list_backends() if bbopt.backends.get_backend(n).quick_benchmark]
+    assert set(chosen) <= set(flagged)
+    assert len(chosen) + len(notes) == len(flagged)
+
+
+# -- run files, resume ---------------------------------------------------------------
+
+
+def test_resume_skips_finished_runs_and_extends_shorter_ones(tmp_path: Path) -> None:
+    short = spec(tmp_path / "a", budget=22)
+    assert execute(short).status == "done"
+    before = short.path.read_bytes()
+    assert execute(short).status == "skipped"
+    assert short.path.read_bytes() == before
+    longer = spec(tmp_path / "a", budget=30)
+    assert execute(longer).status == "done"
+    fresh = spec(tmp_path / "b", budget=30)
+    execute(fresh)
+    assert losses(longer.path)[:22] == losses(short.path.with_name("run-000.json"))[:22]
+    assert losses(longer.path) == losses(fresh.path)  # hyperopt resumes exactly
+    data = load_run(longer.path)
+    assert data is not None and data["complete"] and len(data["suggest_seconds"]) == 30
+
+
+class Interrupt:
+    """A toy objective that raises KeyboardInterrupt once, at its n-th call."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.calls = at, 0
+
+    def __call__(self, x: float) -> float:
+        self.calls += 1
+        if self.calls == self.at:
+            raise KeyboardInterrupt
+        return (x - 1) ** 2
+
+
+@pytest.fixture
+def interrupting(clean_registries: None) -> Iterator[Interrupt]:
+    fn = Interrupt(at=8)
+    bbopt.register_objective("test.interrupt", space=hp.uniform("x", -5, 5), f_star=0.0)(fn)
+    yield fn
+
+
+def test_an_interrupted_run_is_saved_and_completed_later(
+    tmp_path: Path, interrupting: Interrupt
+) -> None:
+    def make(folder: Path) -> RunSpec:
+        path = folder / "run.json"
+        return RunSpec("hyperopt.tpe", "test.interrupt", 0, 11, 26, path)
+
+    run = make(tmp_path / "a")
+    with pytest.raises(KeyboardInterrupt):
+        execute(run)
+    partial = load_run(run.path)
+    assert partial is not None and not partial["complete"] and len(partial["trials"]) == 7
+    assert execute(run).status == "done"
+    interrupting.at = -1  # never again
+    reference = make(tmp_path / "b")
+    execute(reference)
+    assert losses(run.path) == losses(reference.path)
+
+
+def test_a_run_file_of_another_seed_is_refused(tmp_path: Path) -> None:
+    run = spec(tmp_path, budget=5)
+    execute(run)
+    other = RunSpec(run.backend, run.objective, 0, run.seed + 1, 5, run.path)
+    with pytest.raises(RunMismatchError, match="seed"):
+        execute(other)
+
+
+# -- statistics on constructed data ---------------------------------------------------
+
+
+def test_regret_curves_ignore_failures_and_start_at_the_worst_loss() -> None:
+    losses_ = np.array([[np.nan, 5.0, 7.0, 2.0, np.nan, 3.0]])
+    curve = stats.regret_curves(losses_, f_star=1.0, worst=9.0)
+    assert curve.tolist() == [[8.0, 4.0, 4.0, 1.0, 1.0, 1.0]]
+    assert stats.regret_curves(np.array([[0.5]]), 1.0, 9.0).tolist() == [[0.0]]  # floored
+
+
+def test_normalized_score_and_its_bootstrap_interval() -> None:
+    baseline = np.array([1.0, 2.0, 3.0, 2.0, 2.0])  # median 2: score 1
+    runs = np.array([0.5, 1.0, 1.5, 1.0, 1.0])
+    score, low, high = stats.median_score_ci(runs, baseline)
+    assert score == 0.5
+    assert low <= score <= high
+    assert low > 0.2 and high <= 1.0
+    assert stats.median_score_ci(baseline, baseline)[0] == 1.0
+    assert math.isnan(stats.median_score_ci(runs, np.zeros(3))[0])  # baseline at optimum
+
+
+def test_auc_is_the_per_budget_score_averaged() -> None:
+    baseline = np.array([[4.0, 2.0, 2.0, 2.0], [4.0, 2.0, 2.0, 2.0]])
+    runs = np.array([[4.0, 1.0, 1.0, 0.0], [2.0, 2.0, 2.0, 2.0]])
+    assert stats.auc(runs, baseline).tolist() == [(1 + 0.5 + 0.5 + 0) / 4, (0.5 + 1 + 1 + 1) / 4]
+    assert stats.auc(baseline, baseline).tolist() == [1.0, 1.0]
+
+
+def test_evaluations_to_reach_a_target() -> None:
+    curves = np.array([[5.0, 3.0, 1.0, 0.5], [5.0, 5.0, 5.0, 5.0]])
+    assert stats.evaluations_to_reach(curves, 1.0).tolist() == [3.0, math.inf]
+
+
+def test_p_values_are_probabilities_and_point_the_right_way() -> None:
+    better, worse = np.arange(10.0), np.arange(10.0) + 20
+    assert stats.p_less(better, worse) < 1e-3
+    assert stats.p_less(worse, better) > 0.99
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        x, y = rng.normal(size=8), rng.normal(size=8)
+        assert 0.0 <= stats.p_less(x, y) <= 1.0
+    assert stats.p_less(np.zeros(5), np.zeros(5)) == 1.0  # all tied: no evidence
+
+
+def test_ecdf_counts_solved_targets() -> None:
+    targets = np.array([1.0, 0.1])
+    curves = [np.array([[2.0, 1.0, 0.05]]), np.array([[2.0, 2.0, 2.0]])]
+    # evaluation 3: objective 1 solves both targets, objective 2 none -> 2 of 4 pairs
+    assert stats.ecdf(curves, targets).tolist() == [0.0, 0.25, 0.5]
+
+
+def test_analysis_of_constructed_cells() -> None:
+    def cell(final: list[float]) -> analysis.Cell:
+        rows = np.array([[10.0, 10.0, f] for f in final])
+        return analysis.Cell(rows, np.full(rows.shape, 1e-3), np.ones(len(final)))
+
+    cells = {
+        "rand": cell([4.0, 5.0, 6.0, 5.0, 5.0, 4.5]),
+        "good": cell([1.0, 1.5, 0.5, 1.0, 2.0, 1.0]),
+        "same": cell([4.0, 5.0, 6.0, 5.0, 5.0, 4.5]),
+    }
+    result = analysis.analyze_objective("o", cells, 0.0, "rand", target_level=1.0)
+    rows = {r.backend: r for r in result.rows}
+    assert result.best_backend == "good"
+    assert rows["good"].score == pytest.approx(1.0 / 5.0)
+    assert rows["rand"].score == 1.0
+    assert rows["good"].p_vs_baseline < 0.01 and rows["same"].p_vs_baseline > 0.3
+    assert rows["same"].p_vs_best < 0.01 and math.isnan(rows["good"].p_vs_best)
+    assert rows["good"].evals_to_target == 3 and rows["good"].target_hit_fraction == 1.0
+    assert rows["good"].suggest_ms == pytest.approx(1.0)
+    unknown = analysis.analyze_objective("o", cells, None, "rand", target_level=1.0)
+    assert unknown.f_star == 0.5 and not unknown.f_star_known  # best loss of any run
+    table = analysis.overall([result], ["rand", "good", "same"])
+    assert table[0].backend == "good"
+    assert table[0].mean_rank == 1.0 and table[0].wins_vs_baseline == 1
+
+
+# -- the command ----------------------------------------------------------------------
+
+
+def run_command(folder: Path, *args: str) -> int:
+    return main(["--results-dir", str(folder), "--name", "t", "--no-progress", *args])
+
+
+def test_command_writes_every_file_and_skips_on_rerun(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--backends", "hyperopt.tpe", "--objectives", "toy.sin,synthetic.branin"]
+    args += ["--seeds", "3", "--budget", "12", "--jobs", "1"]
+    assert run_command(tmp_path, *args) == 0
+    out = tmp_path / "t"
+    runs = sorted(out.glob("runs/*/*/run-*.json"))
+    assert len(runs) == 2 * 2 * 3  # the baseline hyperopt.rand is added
+    names = {p.name for p in out.iterdir()}
+    assert {"summary.md", "summary.csv", "ranking.csv", "ecdf.png"} <= names
+    assert {"convergence_toy.sin.png", "convergence_synthetic.branin.png"} <= names
+    rows = (out / "summary.csv").read_text().splitlines()
+    assert len(rows) == 1 + 4 and rows[0].startswith("objective,backend,runs,regret_median")
+    summary = (out / "summary.md").read_text()
+    assert "## Overall ranking" in summary and "### synthetic.branin" in summary
+    assert "p vs hyperopt.rand" in summary
+    stamps = [p.stat().st_mtime_ns for p in runs]
+    assert run_command(tmp_path, *args) == 0
+    assert [p.stat().st_mtime_ns for p in runs] == stamps  # nothing re-run
+
+
+@pytest.mark.slow
+def test_parallel_jobs_give_the_serial_results(tmp_path: Path) -> None:
+    args = ["--backends", "hyperopt.tpe", "--objectives", "toy.sin", "--seeds", "2"]
+    args += ["--budget", "22", "--no-figures"]
+    assert run_command(tmp_path / "serial", *args, "--jobs", "1") == 0
+    assert run_command(tmp_path / "pool", *args, "--jobs", "2") == 0
+    for path in sorted((tmp_path / "serial").glob("t/runs/*/*/*.json")):
+        twin = tmp_path / "pool" / path.relative_to(tmp_path / "serial")
+        assert losses(twin) == losses(path)
+
+
+PLUGIN_MODULE = """
+from bbopt import hp
+from bbopt.objective import FunctionObjective
+
+
+def _bowl(params):
+    return (params["a"] - 0.25) ** 2 + abs(params["b"])
+
+
+objective = FunctionObjective(
+    _bowl,
+    {"a": hp.uniform("a", -1, 1), "b": hp.uniform("b", -1, 1)},
+    name="theirs.bowl",
+    f_star=0.0,
+    groups=("theirs",),
+)
+"""
+
+PLUGIN_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "theirs-bowl"
+version = "0.1"
+
+[project.entry-points."bbopt.objectives"]
+bowl = "theirs_bowl:objective"
+"""
+
+
+@pytest.mark.slow
+def test_a_plugin_objective_is_benchmarked_without_changing_bbopt(tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "pyproject.toml").write_text(textwrap.dedent(PLUGIN_PYPROJECT))
+    (source / "theirs_bowl.py").write_text(textwrap.dedent(PLUGIN_MODULE))
+    site = tmp_path / "site"
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
+    install += ["--no-build-isolation", "--target", str(site), str(source)]
+    subprocess.run(install, check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
+    command = [sys.executable, "-m", "benchmarks.run", "--objectives", "theirs"]
+    command += ["--backends", "hyperopt.rand", "--seeds", "2", "--budget", "6", "--jobs", "2"]
+    command += ["--results-dir", str(tmp_path / "results"), "--name", "p", "--no-progress"]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    summary = (tmp_path / "results" / "p" / "summary.csv").read_text()
+    assert "theirs.bowl,hyperopt.rand,2," in summary
+    run = json.loads(
+        (tmp_path / "results/p/runs/theirs.bowl/hyperopt.rand/run-001.json").read_text()
+    )
+    assert len(run["trials"]) == 6 and run["f_star"] == 0.0
