@@ -1,0 +1,98 @@
+"""Trials on Dask distributed: a LocalCluster bbopt starts, or a running scheduler.
+
+A LocalCluster listens on 127.0.0.1 only and has no dashboard; its nannies restart
+a worker process that died. Dask itself re-runs a trial whose worker died, on
+another worker, up to ``distributed.scheduler.allowed-failures`` times (3 by
+default; a restart that frees a hung trial's worker counts against the trials
+queued there too), after which the trial fails with Dask's ``KilledWorker``.
+Each result is fetched the moment its task ends: a finished result still held by
+a worker that dies would otherwise be computed again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+import uuid
+from concurrent.futures import Future
+from typing import Any
+
+from bbopt.errors import MissingDependencyError
+from bbopt.execution.engine import Engine, usable_cores, worker_environment
+from bbopt.execution.worker import Outcome, Task, run_task
+
+#: How long to wait for the first worker of a running scheduler to show up.
+WORKER_WAIT_SECONDS = 60
+
+
+def _import_distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise MissingDependencyError("distributed", "dask", "executor='dask'") from None
+    return distributed
+
+
+class DaskEngine(Engine):
+    """Trials as Dask tasks: ``target`` is ``"dask"`` (a LocalCluster of ``workers``
+    processes), a scheduler address such as ``"tcp://host:8786"``, or a ``Client``."""
+
+    executor: Any  # distributed's ClientExecutor (its submit takes Client.submit's ``key``)
+
+    def __init__(self, target: Any, workers: int | None) -> None:
+        distributed = _import_distributed()
+        started = time.perf_counter()
+        self._cluster: Any = None
+        if target == "dask":
+            slots = workers or usable_cores()
+            self._cluster = distributed.LocalCluster(
+                n_workers=slots,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                env=worker_environment(slots),
+            )
+            client = distributed.Client(self._cluster)
+        elif isinstance(target, str):
+            client = distributed.Client(target)
+        else:
+            client = target
+        self._owns_client = client is not target
+        self._client = client
+        # The Client's concurrent.futures view moves each result into its Future on
+        # Dask's event loop the moment the task ends.
+        super().__init__(client.get_executor(pure=False), workers or self._cluster_threads())
+        # Workers import the trial runner now rather than on their first trial.
+        client.run(importlib.import_module, run_task.__module__)
+        self.startup_seconds = time.perf_counter() - started
+        self._run = uuid.uuid4().hex[:8]
+
+    def _cluster_threads(self) -> int:
+        threads = self._client.nthreads()
+        if not threads:
+            self._client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+            threads = self._client.nthreads()
+        return sum(threads.values())
+
+    def _key(self, tid: int) -> str:
+        return f"bbopt-trial-{self._run}-{tid}"
+
+    def submit(self, task: Task) -> Future[Outcome]:
+        # The executor passes ``key`` on to Client.submit: a known key finds the trial's
+        # worker if it has to be stopped.
+        return self.executor.submit(run_task, task, key=self._key(task.tid))
+
+    def kill(self, tid: int, future: Future[Outcome]) -> None:
+        key = self._key(tid)
+        busy = [addr for addr, keys in self._client.processing().items() if key in keys]
+        future.cancel()  # cancels the Dask task too
+        if busy:  # its thread cannot be interrupted: the nanny restarts the worker process
+            self._client.restart_workers(busy, raise_for_error=False)
+
+    def close(self, interrupted: bool = False) -> None:
+        self.executor.shutdown(wait=False)  # cancels the tasks still in flight
+        if self._owns_client:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()

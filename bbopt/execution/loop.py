@@ -1,0 +1,189 @@
+"""The parallel loop: keep N trials in flight, ask for a new point as soon as a slot frees.
+
+Trials are started and recorded with the serial loop's
+:class:`~bbopt.optimize.TrialRunner`, in this (the driver's) process, so storage and
+the backend see a trial exactly as in a serial run; only the evaluation happens in
+a worker. Each result is recorded the moment its future finishes.
+
+Faults: a trial whose worker process died is run once more, then recorded as
+failed with the reason. The other trials in flight when a process pool broke are
+re-run without being charged (see :mod:`bbopt.execution.pool` for how the dead
+worker's trial is told apart; when it cannot be told, every trial in flight is
+charged). A trial over ``trial_timeout`` seconds is recorded as failed and its
+worker stopped.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from bbopt.execution.engine import Engine
+from bbopt.execution.plan import Execution
+from bbopt.execution.worker import Outcome, Task, pack_objective
+from bbopt.optimize import Progress, StopRules, TrialRunner, warn_interrupted
+from bbopt.trial import STATUS_FAIL, Result, Trial
+
+#: A trial whose worker died is started at most this many times.
+MAX_ATTEMPTS = 2
+
+
+@dataclass
+class Flight:
+    """A trial in flight: when it was (re)submitted and how many times it was started."""
+
+    trial: Trial
+    first_submitted: float = field(default_factory=time.monotonic)
+    submitted: float = field(default_factory=time.monotonic)
+    attempts: int = 1
+
+
+class Flights:
+    """The trials in flight on one engine, and what happens when their futures finish."""
+
+    def __init__(
+        self, runner: TrialRunner, engine: Engine, objective: bytes, trial_timeout: float | None
+    ) -> None:
+        self.runner = runner
+        self.engine = engine
+        self.trial_timeout = trial_timeout
+        self.by_future: dict[Future[Outcome], Flight] = {}
+        self._objective = objective  # pack_objective(runner.objective, runner.space)
+        self._token = uuid.uuid4().hex
+
+    def __len__(self) -> int:
+        return len(self.by_future)
+
+    def submit(self, flight: Flight) -> None:
+        flight.submitted = time.monotonic()
+        task = Task(flight.trial.tid, flight.trial.flat_params, self._objective, self._token)
+        self.by_future[self.engine.submit(task)] = flight
+
+    def wait(self) -> None:
+        """Wait for the next finished trial (or timeout) and record what finished."""
+        done, _ = wait(self.by_future, timeout=self._until_timeout(), return_when=FIRST_COMPLETED)
+        lost = self._settle(done)
+        if lost:
+            self._recover(lost)
+        self._expire()
+
+    def _settle(self, futures: Any) -> list[Flight]:
+        """Record the finished ``futures``; return the trials lost to a broken engine."""
+        lost = []
+        for future in futures:
+            flight = self.by_future.pop(future)
+            if future.cancelled():  # by someone else: bbopt forgets the trials it cancels
+                self._fail(flight, "the executor cancelled this trial")
+                continue
+            error = future.exception()
+            if error is None:
+                outcome = future.result()
+                if flight.attempts > 1:
+                    outcome.result.extras.setdefault("retries", flight.attempts - 1)
+                self.runner.finish(
+                    flight.trial, outcome.params, outcome.result, outcome.duration, outcome.worker
+                )
+            elif self.engine.is_broken(error):
+                lost.append(flight)
+            else:  # the engine failed to run it (worker lost for good, unpicklable result, ...)
+                self._fail(flight, Result.from_exception(error).error or repr(error))
+        return lost
+
+    def _recover(self, lost: list[Flight]) -> None:
+        """The engine broke: rebuild it, charge the trials whose worker died, re-run the rest."""
+        blamed = self.engine.rebuild()  # every future of the broken engine is finished now
+        lost += self._settle(list(self.by_future))  # some may have finished before the break
+        for flight in lost:
+            tid = flight.trial.tid
+            reason = (
+                "the process pool broke and the dead worker's trial cannot be told"
+                if blamed is None
+                else blamed.get(tid)
+            )
+            if reason is None:  # a bystander of another trial's crash
+                self.submit(flight)
+            elif flight.attempts >= MAX_ATTEMPTS:
+                self._fail(
+                    flight,
+                    f"{reason} while running this trial, on each of its {flight.attempts} attempts",
+                )
+            else:
+                flight.attempts += 1
+                self.submit(flight)
+
+    def _until_timeout(self) -> float | None:
+        if self.trial_timeout is None or not self.by_future:
+            return None
+        first = min(f.submitted for f in self.by_future.values())
+        return max(0.0, first + self.trial_timeout - time.monotonic())
+
+    def _expire(self) -> None:
+        """Fail the trials running longer than ``trial_timeout`` and stop their workers."""
+        if self.trial_timeout is None:
+            return
+        now = time.monotonic()
+        for future, flight in list(self.by_future.items()):
+            if not future.done() and now - flight.submitted >= self.trial_timeout:
+                del self.by_future[future]
+                self.engine.kill(flight.trial.tid, future)
+                self._fail(
+                    flight, f"timed out: still running after trial_timeout={self.trial_timeout:g} s"
+                )
+
+    def _fail(self, flight: Flight, reason: str) -> None:
+        trial = flight.trial
+        try:
+            params = self.runner.space.evaluate(trial.flat_params)
+        except Exception:  # a failing transform: keep the flat point only
+            params = None
+        duration = time.monotonic() - flight.first_submitted
+        extras = {"retries": flight.attempts - 1} if flight.attempts > 1 else {}
+        result = Result(None, STATUS_FAIL, extras, reason)
+        self.runner.finish(trial, params, result, duration, None)
+
+    def abandon_all(self, reason: str) -> None:
+        for flight in self.by_future.values():
+            self.runner.abandon(flight.trial, reason)
+        self.by_future.clear()
+
+
+def run_parallel(
+    runner: TrialRunner,
+    rules: StopRules,
+    warm_start: list[dict[str, Any]],
+    progress: bool | None,
+    execution: Execution,
+) -> None:
+    """Run trials on the engine ``execution`` describes until a stop rule fires.
+
+    A new trial is started whenever fewer than the engine's slots are in flight and
+    no stop rule has fired; trials in flight when a rule fires are waited for.
+    """
+    study = runner.study
+    objective = pack_objective(runner.objective, runner.space)  # fails before workers start
+    engine = execution.open()
+    bar = Progress(progress, rules.max_evals, len(study.finished_trials), study.name)
+    flights = Flights(runner, engine, objective, execution.trial_timeout)
+    pending = list(warm_start)
+    completed = False
+    try:
+        while True:
+            while len(flights) < engine.slots and not rules.reached(study, runner.best_loss):
+                flights.submit(Flight(runner.start_next(pending)))
+            if not len(flights):
+                break
+            finished = len(study.finished_trials)
+            flights.wait()
+            for _ in range(len(study.finished_trials) - finished):
+                bar.step(runner.best_loss)
+        completed = True
+    except KeyboardInterrupt:
+        flights.abandon_all("interrupted (KeyboardInterrupt)")
+        warn_interrupted(study)
+    finally:
+        flights.abandon_all("the run stopped on an error")  # trials left only if one escapes
+        engine.close(interrupted=not completed)
+        bar.close()

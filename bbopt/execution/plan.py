@@ -1,0 +1,71 @@
+"""Which engine runs the trials: ``minimize``'s ``workers``, ``executor`` and ``trial_timeout``."""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+from bbopt.execution.engine import Engine, usable_cores
+
+EXECUTOR_NAMES = ("process", "dask")
+
+
+def _is_dask_client(executor: Any) -> bool:
+    distributed = sys.modules.get("distributed")  # a Client exists only if it was imported
+    return distributed is not None and isinstance(executor, distributed.Client)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Validated parallel settings; :meth:`open` starts the engine they describe."""
+
+    workers: int | None
+    executor: Any
+    trial_timeout: float | None
+
+    @classmethod
+    def from_args(
+        cls, workers: int | None, executor: Any, trial_timeout: float | None
+    ) -> Execution | None:
+        """Check the arguments; None means the serial loop (no workers, no executor)."""
+        if workers is not None and (
+            isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+        ):
+            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        if trial_timeout is not None and not trial_timeout > 0:
+            raise ValueError(f"trial_timeout must be > 0 seconds, got {trial_timeout!r}")
+        if isinstance(executor, str):
+            if executor not in EXECUTOR_NAMES and "://" not in executor:
+                raise ValueError(
+                    f"unknown executor {executor!r}: use 'process', 'dask', a Dask scheduler "
+                    "address such as 'tcp://host:8786', a concurrent.futures.Executor or a "
+                    "distributed.Client"
+                )
+        elif not (executor is None or isinstance(executor, Executor) or _is_dask_client(executor)):
+            raise TypeError(
+                f"executor must be a name, an address, a concurrent.futures.Executor or a "
+                f"distributed.Client, got {executor!r}"
+            )
+        if workers is None and executor is None:
+            if trial_timeout is not None:
+                raise ValueError(
+                    "trial_timeout needs trials in worker processes: give workers=N "
+                    "(a trial in the calling process cannot be stopped)"
+                )
+            return None
+        return cls(workers, executor, trial_timeout)
+
+    def open(self) -> Engine:
+        """Start the engine (pool, cluster or connection); close it with ``Engine.close``."""
+        if self.executor is None or self.executor == "process":
+            from bbopt.execution.pool import ProcessPoolEngine
+
+            return ProcessPoolEngine(self.workers or usable_cores())
+        if isinstance(self.executor, Executor):
+            slots = self.workers or getattr(self.executor, "_max_workers", None) or usable_cores()
+            return Engine(self.executor, slots)
+        from bbopt.execution.dask_engine import DaskEngine
+
+        return DaskEngine(self.executor, self.workers)

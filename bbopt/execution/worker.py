@@ -1,0 +1,102 @@
+"""The worker side of a parallel run: evaluate one trial and send back what came of it.
+
+A worker process imports this module (and through it the light ``bbopt`` core)
+before its first trial. The objective and its space travel as bytes pickled once
+per run by the driver (by value with cloudpickle when it is installed, so
+functions from a script, a notebook or a closure work); a worker unpickles them
+once per run and keeps them for the next trials of that run.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from bbopt.objective import Objective, evaluate_point
+from bbopt.optimize import worker_name
+from bbopt.space import Space
+from bbopt.trial import Result
+
+
+@dataclass(frozen=True)
+class Task:
+    """One trial to evaluate: the study's trial id, the flat point and the packed objective."""
+
+    tid: int
+    flat_params: dict[str, Any]
+    objective: bytes  # pack_objective(objective, space): the same bytes for every trial of a run
+    token: str  # names the run, so a worker unpickles its objective once
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker sends back: the nested params, the Result, seconds taken and where."""
+
+    params: Any
+    result: Result
+    duration: float
+    worker: str
+
+
+def pack_objective(objective: Objective, space: Space) -> bytes:
+    """Pickle ``(objective, space)`` for workers; by value where plain pickle cannot."""
+    try:
+        import cloudpickle
+
+        dumps = cloudpickle.dumps
+        hint = ""
+    except ImportError:
+        dumps = pickle.dumps
+        hint = " (installing cloudpickle lets closures and notebook functions travel by value)"
+    try:
+        return dumps((objective, space))
+    except Exception as exc:
+        raise TypeError(
+            f"objective {objective.name!r} cannot be sent to worker processes: {exc}{hint}"
+        ) from exc
+
+
+# Set by the process pool's initializer: trial starts are reported on ``_started``, so
+# the driver knows which worker process ran which trial when one of them dies.
+_started: Any = None
+_all_up: Any = None  # a barrier of all the pool's workers
+# (token, objective, space) of the run this worker served last.
+_loaded: tuple[str, Objective, Space] | None = None
+
+
+def init_pool_worker(started: Any, all_up: Any) -> None:
+    """Process pool initializer: keep the queue of trial starts and the start-up barrier."""
+    global _started, _all_up
+    _started, _all_up = started, all_up
+
+
+def ready(timeout: float) -> int:
+    """The pool's first task, one per worker: returns once every worker runs one (so all
+    have started), with this worker's pid."""
+    _all_up.wait(timeout)
+    return os.getpid()
+
+
+def _objective_for(task: Task) -> tuple[Objective, Space]:
+    global _loaded
+    if _loaded is None or _loaded[0] != task.token:
+        objective, space = pickle.loads(task.objective)
+        _loaded = (task.token, objective, space)
+    return _loaded[1], _loaded[2]
+
+
+def run_task(task: Task) -> Outcome:
+    """Evaluate one trial in this worker (objective errors become failed Results)."""
+    if _started is not None:
+        _started.put((task.tid, os.getpid()))
+    started = time.perf_counter()
+    try:
+        objective, space = _objective_for(task)
+    except Exception as exc:
+        result = Result.from_exception(exc)
+        return Outcome(None, result, time.perf_counter() - started, worker_name())
+    params, result = evaluate_point(objective, space, task.flat_params)
+    return Outcome(params, result, time.perf_counter() - started, worker_name())
