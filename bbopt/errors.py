@@ -20,9 +20,9 @@ class UnknownNameError(BBoptError, LookupError):
         close = _close_matches(name, known)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
-        listing = ", ".join(known[:_LISTED]) if known else "none"
+        listing = ", ".join(known) if known else "none"
         if len(known) > _LISTED:
-            listing += f", ... ({len(known)} in all; see bbopt.list_{plural}())"
+            listing = f"{_by_prefix(known)} ({len(known)} in all; see bbopt.list_{plural}())"
         super().__init__(f"unknown {kind} {name!r}.{hint} Known {plural}: {listing}")
         self.name = name
         self.close_matches = close
@@ -61,3 +61,14 @@ class MissingDependencyError(BBoptError, ImportError):
         super().__init__(
             f"{what} needs the package {package!r}: install it with `pip install 'bbopt[{extra}]'`"
         )
+
+
+def _by_prefix(names: list[str]) -> str:
+    """'bbob.* (720), toy.sin' instead of hundreds of names: families with one count each."""
+    families: dict[str, list[str]] = {}
+    for name in names:
+        families.setdefault(name.split(".", 1)[0], []).append(name)
+    return ", ".join(
+        members[0] if len(members) == 1 else f"{prefix}.* ({len(members)})"
+        for prefix, members in families.items()
+    )

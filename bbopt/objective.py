@@ -6,11 +6,13 @@ group) so that benchmarks and the command line can find them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 from typing import Any
 
+from bbopt.errors import BBoptError
 from bbopt.registry import Registry
 from bbopt.space import Space, as_space
 from bbopt.trial import Result
@@ -36,6 +38,12 @@ class Objective:
 
     def evaluate(self, params: Any) -> float | dict[str, Any] | Result:
         raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Set up this process for evaluations: load data, import heavy libraries, trace or
+        compile once. bbopt calls it once in each worker process (and once per serial run)
+        before the first trial, so start-up is paid before the trials; users may call it
+        too. It must not change any result. The default does nothing."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -64,6 +72,20 @@ class FunctionObjective(Objective):
 
     def evaluate(self, params: Any) -> Any:
         return self.fn(params)
+
+
+class PrepareError(BBoptError, RuntimeError):
+    """An objective's :meth:`Objective.prepare` failed, so no trial can run."""
+
+
+def prepare_objective(objective: Objective) -> None:
+    """Run ``objective.prepare()``, turning any failure into a :class:`PrepareError`."""
+    try:
+        objective.prepare()
+    except Exception as exc:
+        raise PrepareError(
+            f"objective {objective.name!r} failed to prepare in process {os.getpid()}: {exc!r}"
+        ) from exc
 
 
 def evaluate_point(objective: Objective, space: Space, flat: dict[str, Any]) -> tuple[Any, Result]:

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from bbopt.backends import Backend, Observation, create_backend
-from bbopt.objective import Objective, evaluate_point, resolve_objective
+from bbopt.objective import Objective, evaluate_point, prepare_objective, resolve_objective
 from bbopt.space import Space, as_space
 from bbopt.storage import StorageLike, open_study
 from bbopt.study import Study
@@ -302,8 +302,9 @@ def run_serial(
     warm_start: list[dict[str, Any]],
     progress: bool | None,
 ) -> None:
-    """The serial loop: one trial at a time, in this process."""
+    """The serial loop: one trial at a time, in this process (prepared once first)."""
     study = runner.study
+    prepare_objective(runner.objective)
     bar = Progress(progress, rules.max_evals, len(study.finished_trials), study.name)
     here = worker_name()
     pending = list(warm_start)

@@ -280,3 +280,22 @@ def test_all_layer_sizes_share_one_traced_trainer() -> None:
 
 def _simple_grid() -> list[dict[str, float]]:
     return [{"layer_size": size, "learning_rate": 0.01} for size in LAYER_SIZES]
+
+
+@pytest.mark.slow
+def test_prepare_builds_every_trainer_and_leaves_results_unchanged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    objective = WineClassifier(conditional=True, epochs=2)
+    configs = [SGD_CONFIG, *(Space(CONDITIONAL_SPACE).sample(seed) for seed in range(3))]
+    monkeypatch.setattr(kt, "_trainers", {})  # this process's trainers, as if fresh
+    unprepared = [objective.evaluate(c) for c in configs]
+    monkeypatch.setattr(kt, "_trainers", {})
+    objective.prepare()
+    built = dict(kt._trainers)
+    assert len(built) == 4  # (1 or 2 hidden layers) x (adam or sgd), traced
+    prepared = [objective.evaluate(c) for c in configs]
+    assert kt._trainers == built  # the trials built nothing more
+    for before, after in zip(unprepared, prepared, strict=True):
+        after_values = (after["loss"], after["val_loss"], after["train_loss"])
+        assert after_values == (before["loss"], before["val_loss"], before["train_loss"])

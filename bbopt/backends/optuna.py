@@ -145,7 +145,7 @@ class OptunaTPE(OptunaBackend):
 class OptunaCmaEs(OptunaBackend):
     name = "optuna.cmaes"
     description = (
-        "Optuna's CMA-ES (numeric parameters, 2+ of them; categories and conditional "
+        "Optuna's CMA-ES (numeric parameters; categories and conditional "
         "parameters sampled at random; options: sigma0, popsize, ...)"
     )
     sampler_class = "CmaEsSampler"

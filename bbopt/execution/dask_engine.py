@@ -7,11 +7,15 @@ default; a restart that frees a hung trial's worker counts against the trials
 queued there too), after which the trial fails with Dask's ``KilledWorker``.
 Each result is fetched the moment its task ends: a finished result still held by
 a worker that dies would otherwise be computed again.
+
+The workers present at start load and prepare the objective (``Objective.prepare``)
+before the first trial, in their task thread; a worker that joins or restarts later
+does so before its first trial of the run.
 """
 
 from __future__ import annotations
 
-import importlib
+import asyncio
 import time
 import uuid
 from concurrent.futures import Future
@@ -19,7 +23,7 @@ from typing import Any
 
 from bbopt.errors import MissingDependencyError
 from bbopt.execution.engine import Engine, usable_cores, worker_environment
-from bbopt.execution.worker import Outcome, Task, run_task
+from bbopt.execution.worker import Outcome, Task, load_objective, run_task
 
 #: How long to wait for the first worker of a running scheduler to show up.
 WORKER_WAIT_SECONDS = 60
@@ -39,7 +43,7 @@ class DaskEngine(Engine):
 
     executor: Any  # distributed's ClientExecutor (its submit takes Client.submit's ``key``)
 
-    def __init__(self, target: Any, workers: int | None) -> None:
+    def __init__(self, target: Any, workers: int | None, objective: bytes, token: str) -> None:
         distributed = _import_distributed()
         started = time.perf_counter()
         self._cluster: Any = None
@@ -63,8 +67,13 @@ class DaskEngine(Engine):
         # The Client's concurrent.futures view moves each result into its Future on
         # Dask's event loop the moment the task ends.
         super().__init__(client.get_executor(pure=False), workers or self._cluster_threads())
-        # Workers import the trial runner now rather than on their first trial.
-        client.run(importlib.import_module, run_task.__module__)
+        try:
+            failures = client.run(_prepare_worker, objective, token).values()
+            for failure in filter(None, failures):
+                raise failure
+        except BaseException:
+            self.close()
+            raise
         self.startup_seconds = time.perf_counter() - started
         self._run = uuid.uuid4().hex[:8]
 
@@ -96,3 +105,15 @@ class DaskEngine(Engine):
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+
+async def _prepare_worker(objective: bytes, token: str, dask_worker: Any) -> Exception | None:
+    """Load and prepare the objective on one worker, in the thread pool its trials run in
+    (``Client.run`` calls this on the worker's event loop, which must not block); returns
+    the error, if any, for the driver to raise (Dask would log the pickled arguments)."""
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.run_in_executor(dask_worker.executor, load_objective, objective, token)
+    except Exception as exc:
+        return exc
+    return None

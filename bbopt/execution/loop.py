@@ -45,14 +45,19 @@ class Flights:
     """The trials in flight on one engine, and what happens when their futures finish."""
 
     def __init__(
-        self, runner: TrialRunner, engine: Engine, objective: bytes, trial_timeout: float | None
+        self,
+        runner: TrialRunner,
+        engine: Engine,
+        objective: bytes,
+        token: str,
+        trial_timeout: float | None,
     ) -> None:
         self.runner = runner
         self.engine = engine
         self.trial_timeout = trial_timeout
         self.by_future: dict[Future[Outcome], Flight] = {}
         self._objective = objective  # pack_objective(runner.objective, runner.space)
-        self._token = uuid.uuid4().hex
+        self._token = token  # names the run
 
     def __len__(self) -> int:
         return len(self.by_future)
@@ -164,9 +169,10 @@ def run_parallel(
     """
     study = runner.study
     objective = pack_objective(runner.objective, runner.space)  # fails before workers start
-    engine = execution.open()
+    token = uuid.uuid4().hex
+    engine = execution.open(objective, token)
     bar = Progress(progress, rules.max_evals, len(study.finished_trials), study.name)
-    flights = Flights(runner, engine, objective, execution.trial_timeout)
+    flights = Flights(runner, engine, objective, token, execution.trial_timeout)
     pending = list(warm_start)
     completed = False
     try:

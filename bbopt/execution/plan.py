@@ -57,15 +57,16 @@ class Execution:
             return None
         return cls(workers, executor, trial_timeout)
 
-    def open(self) -> Engine:
-        """Start the engine (pool, cluster or connection); close it with ``Engine.close``."""
+    def open(self, objective: bytes, token: str) -> Engine:
+        """Start the engine (pool, cluster or connection) and prepare its workers for the
+        run ``token`` of the packed ``objective``; close it with ``Engine.close``."""
         if self.executor is None or self.executor == "process":
             from bbopt.execution.pool import ProcessPoolEngine
 
-            return ProcessPoolEngine(self.workers or usable_cores())
+            return ProcessPoolEngine(self.workers or usable_cores(), objective, token)
         if isinstance(self.executor, Executor):
             slots = self.workers or getattr(self.executor, "_max_workers", None) or usable_cores()
             return Engine(self.executor, slots)
         from bbopt.execution.dask_engine import DaskEngine
 
-        return DaskEngine(self.executor, self.workers)
+        return DaskEngine(self.executor, self.workers, objective, token)

@@ -2,7 +2,8 @@
 
 Workers are started with ``spawn`` (a fresh interpreter: TensorFlow and threads
 don't survive ``fork``), with thread variables set so N workers share the cores
-(:func:`~bbopt.execution.engine.worker_environment`).
+(:func:`~bbopt.execution.engine.worker_environment`), and each loads and prepares
+the objective (``Objective.prepare``) before the first trial is submitted.
 
 ``ProcessPoolExecutor`` breaks for good when one worker dies: every trial in
 flight fails with ``BrokenProcessPool``. To know whose fault it was, each worker
@@ -28,6 +29,7 @@ from typing import Any
 from bbopt.errors import BBoptError
 from bbopt.execution.engine import Engine, worker_environment
 from bbopt.execution.worker import Outcome, Task, init_pool_worker, ready, run_task
+from bbopt.objective import PrepareError
 
 
 @contextmanager
@@ -77,9 +79,10 @@ def _describe_exit(code: int | None) -> str:
 class ProcessPoolEngine(Engine):
     """``workers`` spawned processes; rebuilt after a worker died or was killed."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, objective: bytes, token: str) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._environment = worker_environment(workers)
+        self._run = (objective, token)  # each (re)started worker prepares it
         self.slots = workers
         self.startup_seconds = 0.0
         self._start()
@@ -96,16 +99,22 @@ class ProcessPoolEngine(Engine):
                 initializer=init_pool_worker,
                 initargs=(self._started, self._context.Barrier(self.slots)),
             )
-            # Start every worker now, while the thread variables are set, and wait until
-            # all are up, instead of meeting the first trials with interpreters booting.
-            warm_up = [pool.submit(ready, START_TIMEOUT_SECONDS) for _ in range(self.slots)]
+            # Start every worker now, while the thread variables are set, wait until all
+            # are up and have prepared the objective, instead of meeting the first trials
+            # with interpreters booting and libraries loading.
+            warm_up = [
+                pool.submit(ready, START_TIMEOUT_SECONDS, *self._run) for _ in range(self.slots)
+            ]
             wait(warm_up)
         failed = [f.exception() for f in warm_up if f.exception() is not None]
         if failed:
             pool.shutdown(wait=True, cancel_futures=True)
+            if isinstance(failed[0], PrepareError):
+                raise failed[0]
             raise WorkerStartError(
-                f"the worker processes did not start ({failed[0]!r}); a script that runs "
-                'bbopt with workers needs an `if __name__ == "__main__":` guard'
+                f"the worker processes did not start or load the objective ({failed[0]!r}); "
+                'a script that runs bbopt with workers needs an `if __name__ == "__main__":` '
+                "guard"
             ) from failed[0]
         # The pool keeps its processes in a private dict (pid -> Process) that has been
         # there since Python 3.2; a pool without max_tasks_per_child never replaces them.

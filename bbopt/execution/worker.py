@@ -4,18 +4,21 @@ A worker process imports this module (and through it the light ``bbopt`` core)
 before its first trial. The objective and its space travel as bytes pickled once
 per run by the driver (by value with cloudpickle when it is installed, so
 functions from a script, a notebook or a closure work); a worker unpickles them
-once per run and keeps them for the next trials of that run.
+and runs the objective's ``prepare`` once per run, then keeps them for the next
+trials of that run. Engines that own their workers do this when the workers
+start (:func:`load_objective`); any other worker does it before its first trial.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from bbopt.objective import Objective, evaluate_point
+from bbopt.objective import Objective, evaluate_point, prepare_objective
 from bbopt.optimize import worker_name
 from bbopt.space import Space
 from bbopt.trial import Result
@@ -63,8 +66,10 @@ def pack_objective(objective: Objective, space: Space) -> bytes:
 # the driver knows which worker process ran which trial when one of them dies.
 _started: Any = None
 _all_up: Any = None  # a barrier of all the pool's workers
-# (token, objective, space) of the run this worker served last.
+# (token, objective, space) of the run this worker served last, and the lock that makes
+# threads of one worker (Dask workers may have several) load and prepare it once.
 _loaded: tuple[str, Objective, Space] | None = None
+_loading = threading.Lock()
 
 
 def init_pool_worker(started: Any, all_up: Any) -> None:
@@ -73,19 +78,26 @@ def init_pool_worker(started: Any, all_up: Any) -> None:
     _started, _all_up = started, all_up
 
 
-def ready(timeout: float) -> int:
-    """The pool's first task, one per worker: returns once every worker runs one (so all
-    have started), with this worker's pid."""
+def ready(timeout: float, objective: bytes, token: str) -> int:
+    """The pool's first task, one per worker: once every worker runs one (so all have
+    started), loads and prepares the run's objective; returns this worker's pid."""
     _all_up.wait(timeout)
+    load_objective(objective, token)
     return os.getpid()
 
 
-def _objective_for(task: Task) -> tuple[Objective, Space]:
+def load_objective(objective: bytes, token: str) -> tuple[Objective, Space]:
+    """The run ``token``'s objective and space, unpickled and prepared once per process.
+
+    Raises :class:`~bbopt.objective.PrepareError` if the objective's ``prepare`` fails
+    (it is tried again on the next call)."""
     global _loaded
-    if _loaded is None or _loaded[0] != task.token:
-        objective, space = pickle.loads(task.objective)
-        _loaded = (task.token, objective, space)
-    return _loaded[1], _loaded[2]
+    with _loading:
+        if _loaded is None or _loaded[0] != token:
+            loaded, space = pickle.loads(objective)
+            prepare_objective(loaded)
+            _loaded = (token, loaded, space)
+        return _loaded[1], _loaded[2]
 
 
 def run_task(task: Task) -> Outcome:
@@ -94,7 +106,7 @@ def run_task(task: Task) -> Outcome:
         _started.put((task.tid, os.getpid()))
     started = time.perf_counter()
     try:
-        objective, space = _objective_for(task)
+        objective, space = load_objective(task.objective, task.token)
     except Exception as exc:
         result = Result.from_exception(exc)
         return Outcome(None, result, time.perf_counter() - started, worker_name())
