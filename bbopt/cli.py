@@ -292,7 +292,12 @@ def _show(args: argparse.Namespace) -> int:
                 "-" if t.loss is None else f"{t.loss:.6g}",
                 "-" if t.duration is None else f"{t.duration:.3g}s",
                 t.origin,
-                _short(json.dumps(t.params if t.params is not None else t.flat_params)),
+                _short(
+                    json.dumps(
+                        study.named_params(t.params) if t.params is not None else t.flat_params,
+                        default=repr,
+                    )
+                ),
             ]
             for t in last
         ]
@@ -307,7 +312,7 @@ def _print_best(study: Study, required: bool = False) -> None:
         return
     best = study.best_trial  # NoSuccessfulTrialError (exit code 1) when required
     print(f"best: trial {best.tid}, loss {best.loss:.6g}")
-    print(f"  params {json.dumps(best.params, default=repr)}")
+    print(f"  params {json.dumps(study.best_params, default=repr)}")
 
 
 def _add_export(commands: Any) -> None:

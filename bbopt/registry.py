@@ -53,9 +53,9 @@ class Registry(Generic[T]):
     def _load(self) -> None:
         if self._loaded:
             return
-        self._loaded = True
-        for module in self._builtin_modules:
+        for module in self._builtin_modules:  # a failed import is raised again next time
             importlib.import_module(module)
+        self._loaded = True
         for entry_point in entry_points(group=self.group):
             try:
                 loaded = entry_point.load()

@@ -84,7 +84,11 @@ class Study:
         The nested configuration; a space that is one bare parameter gives
         ``{label: value}``, like hyperopt's ``fmin`` result.
         """
-        params = self.best_trial.params
+        return self.named_params(self.best_trial.params)
+
+    def named_params(self, params: Any) -> Any:
+        """``params`` as users see them: ``{label: value}`` when the whole space is one
+        bare parameter, else the nested configuration unchanged."""
         if isinstance(self.space.tree, Distribution):
             return {self.space.tree.label: params}
         return params
@@ -140,7 +144,7 @@ class Study:
 
     def rows(self) -> list[dict[str, Any]]:
         """Flat rows for tables: one per trial, parameters as ``params.<path>`` columns."""
-        return [_row(t) for t in self.trials]
+        return [_row(t, self.named_params(t.params)) for t in self.trials]
 
     def to_dataframe(self) -> pandas.DataFrame:
         try:
@@ -204,14 +208,14 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
-def _row(trial: Trial) -> dict[str, Any]:
+def _row(trial: Trial, params: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
         "tid": trial.tid,
         "state": trial.state.value,
         "status": trial.status,
         "loss": trial.loss,
     }
-    _flatten("params", trial.params, row)
+    _flatten("params", params, row)
     for key, value in trial.extras.items():
         row[f"extras.{key}"] = value if not isinstance(value, (dict, list)) else json.dumps(value)
     row.update(

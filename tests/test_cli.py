@@ -176,7 +176,7 @@ def test_export_csv_to_a_file_and_json_to_stdout(
         rows = list(csv.DictReader(handle))
     study = bbopt.load_study("toy", stored)
     assert [float(r["loss"]) for r in rows] == [t.loss for t in study.trials]
-    assert [float(r["params"]) for r in rows] == [t.params for t in study.trials]
+    assert [float(r["params.x"]) for r in rows] == [t.params for t in study.trials]
     as_json = bbopt_cli("export", "toy", "--storage", stored, "--format", "json")
     assert as_json.returncode == 0, as_json.stderr
     data = json.loads(as_json.stdout)
