@@ -73,6 +73,10 @@ class FunctionObjective(Objective):
     def evaluate(self, params: Any) -> Any:
         return self.fn(params)
 
+    def __call__(self, params: Any) -> Any:
+        """A decorated function stays callable as before."""
+        return self.fn(params)
+
 
 class PrepareError(BBoptError, RuntimeError):
     """An objective's :meth:`Objective.prepare` failed, so no trial can run."""

@@ -37,6 +37,7 @@ def test_register_objective_decorator_makes_a_named_objective() -> None:
     assert "test.bowl" in bbopt.list_objectives()
     assert (bowl.name, bowl.f_star, bowl.description) == ("test.bowl", 0.0, "A bowl centred at 1.")
     assert bowl.evaluate({"x": 3.0}) == 4.0
+    assert bowl({"x": -1.0}) == 4.0  # the decorated function is still callable
     study = bbopt.minimize("test.bowl", max_evals=30, seed=0)
     assert study.best_params["x"] == pytest.approx(1, abs=0.5)
 
