@@ -20,6 +20,7 @@ from typing import Any
 import bbopt
 from bbopt.errors import BBoptError, UnknownNameError, UnknownOptionError
 from bbopt.study import Study
+from bbopt.trial import Trial
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -292,17 +293,23 @@ def _show(args: argparse.Namespace) -> int:
                 "-" if t.loss is None else f"{t.loss:.6g}",
                 "-" if t.duration is None else f"{t.duration:.3g}s",
                 t.origin,
-                _short(
-                    json.dumps(
-                        study.named_params(t.params) if t.params is not None else t.flat_params,
-                        default=repr,
-                    )
-                ),
+                _short(json.dumps(_shown_params(study, t), default=repr)),
             ]
             for t in last
         ]
         print(_table(["tid", "state", "loss", "duration", "origin", "params"], rows))
     return 0
+
+
+def _shown_params(study: Study, trial: Trial) -> Any:
+    """A trial's parameters as values, never choice indices; an unfinished trial has only
+    its flat point, evaluated here (kept flat if a stored transform cannot run here)."""
+    if trial.params is not None:
+        return study.named_params(trial.params)
+    try:
+        return study.named_params(study.space.evaluate(trial.flat_params))
+    except RuntimeError:  # a transform stored as a lambda reloads as a stand-in that raises
+        return trial.flat_params
 
 
 def _print_best(study: Study, required: bool = False) -> None:

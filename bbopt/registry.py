@@ -14,7 +14,7 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    """Items by name. Built-in modules and entry points are loaded on first lookup only,
+    """Items by name. Built-in modules and entry points are loaded on first lookup or registration,
     so that ``import bbopt`` stays light."""
 
     def __init__(
@@ -30,12 +30,15 @@ class Registry(Generic[T]):
         self._from_entry_point = from_entry_point
         self._items: dict[str, T] = {}
         self._loaded = False
+        self._loading = False
 
     def register(self, name: str, item: T, *, replace: bool = False) -> T:
         if not isinstance(name, str) or not name:
-            raise ValueError(f"a {self.kind} name must be a non-empty string, got {name!r}")
+            raise ValueError(f"{self.kind} names must be non-empty strings, got {name!r}")
+        if not replace:
+            self._load()  # built-in and plugin names are taken first
         if not replace and name in self._items and self._items[name] is not item:
-            raise ValueError(f"a {self.kind} named {name!r} is already registered")
+            raise ValueError(f"{self.kind} {name!r} is already registered (pass replace=True)")
         self._items[name] = item
         return item
 
@@ -51,10 +54,14 @@ class Registry(Generic[T]):
         return sorted(self._items)
 
     def _load(self) -> None:
-        if self._loaded:
+        if self._loaded or self._loading:  # built-in modules register while loading
             return
-        for module in self._builtin_modules:  # a failed import is raised again next time
-            importlib.import_module(module)
+        self._loading = True
+        try:
+            for module in self._builtin_modules:  # a failed import is raised again next time
+                importlib.import_module(module)
+        finally:
+            self._loading = False
         self._loaded = True
         for entry_point in entry_points(group=self.group):
             try:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import bbopt
+from bbopt import hp
 from bbopt.backends import get_backend
 from bbopt.objective import get_objective
 
@@ -164,6 +165,32 @@ def test_show_prints_best_counts_and_last_trials(stored: Path, bbopt_cli: Run) -
     assert table[0].split()[:3] == ["tid", "state", "loss"]
     assert [line.split()[0] for line in table[1:]] == ["21", "22", "23", "24"]
     assert "hyperopt 0.3" in done.stdout  # the stored library versions
+
+
+def test_show_lists_an_abandoned_trial_with_values_not_choice_indices(
+    tmp_path: Path, bbopt_cli: Run
+) -> None:
+    calls = 0
+
+    def cut_at_third_trial(params: dict[str, int]) -> float:
+        nonlocal calls
+        calls += 1
+        if calls == 3:  # Ctrl-C while the third trial runs: it is kept as abandoned
+            raise KeyboardInterrupt
+        return params["size"] / 100
+
+    db = tmp_path / "cut.db"
+    space = {"size": hp.choice("size", [16, 32, 64])}
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        bbopt.minimize(cut_at_third_trial, space, max_evals=5, seed=0, storage=db, study="cut")
+    abandoned = bbopt.load_study("cut", db).trials[-1]
+    assert abandoned.state.value == "abandoned" and abandoned.params is None
+    done = bbopt_cli("show", "cut", "--storage", db, "--last", 1)
+    assert done.returncode == 0, done.stderr
+    row = done.stdout.split("last 1 trials:\n")[1].splitlines()[1]
+    size = [16, 32, 64][abandoned.flat_params["size"]]
+    assert row.split()[:2] == [str(abandoned.tid), "abandoned"]
+    assert row.endswith(json.dumps({"size": size}))
 
 
 def test_export_csv_to_a_file_and_json_to_stdout(

@@ -64,6 +64,25 @@ def test_duplicate_objective_name_needs_replace() -> None:
     assert bbopt.get_objective("test.dup") is second is not first
 
 
+def test_a_builtin_name_is_taken_even_before_the_first_lookup() -> None:
+    # A fresh process: the built-in objectives are not loaded yet when the user registers.
+    code = textwrap.dedent(
+        """
+        import bbopt
+        try:
+            bbopt.register_objective("toy.sin", space=bbopt.hp.uniform("x", 0, 1))(abs)
+        except ValueError as exc:
+            print("refused:", exc)
+        print(bbopt.get_objective("toy.sin").f_star)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    refused, f_star = done.stdout.splitlines()
+    assert refused.startswith("refused:") and "already registered" in refused
+    assert float(f_star) == F_STAR  # the built-in objective, not the user's
+
+
 def test_register_objective_validates_its_space_at_definition() -> None:
     with pytest.raises(ValueError, match="needs a space"):
         bbopt.register_objective("test.nospace")
