@@ -186,7 +186,8 @@ def summarize(
     written = report.write_summary(folder, results, table, info)
     if not args.no_figures and results:
         written += figures.write_figures(folder, results, backends)
-    print(f"wrote {len(written)} files to {folder}/ (summary.md, summary.csv, figures)")
+    kinds = "summary.md, summary.csv" + ("" if args.no_figures else ", figures")
+    print(f"wrote {len(written)} files to {folder}/ ({kinds})")
     return table
 
 

@@ -62,17 +62,17 @@ def _hartmann(x: Sequence[float], a: np.ndarray, p: np.ndarray) -> float:
 
 
 def hartmann3(x: Sequence[float]) -> float:
-    """Hartmann 3-D on [0, 1]^3: four Gaussian-like wells, one global minimum."""
+    """Hartmann on [0, 1]^3: four Gaussian-like wells, one global minimum."""
     return _hartmann(x, _HARTMANN3_A, _HARTMANN3_P)
 
 
 def hartmann6(x: Sequence[float]) -> float:
-    """Hartmann 6-D on [0, 1]^6: four wells, one global minimum."""
+    """Hartmann on [0, 1]^6: four wells, one global minimum."""
     return _hartmann(x, _HARTMANN6_A, _HARTMANN6_P)
 
 
 def rosenbrock(x: Sequence[float]) -> float:
-    """Rosenbrock's curved valley, any dimension >= 2; minimum 0 at (1, ..., 1)."""
+    """Rosenbrock's curved valley; minimum 0 at (1, ..., 1)."""
     z = np.asarray(x, dtype=float)
     return float(np.sum(100 * (z[1:] - z[:-1] ** 2) ** 2 + (1 - z[:-1]) ** 2))
 
