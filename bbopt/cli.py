@@ -125,8 +125,10 @@ def _add_run(commands: Any) -> None:
     )
     command.add_argument("objective", help="a registered objective (see `bbopt objectives`)")
     command.add_argument("--backend", default="hyperopt.tpe", help="default: %(default)s")
-    command.add_argument("--max-evals", type=_natural, default=100, metavar="N")
-    command.add_argument("--seed", type=int, default=None, metavar="S")
+    command.add_argument(
+        "--max-evals", type=_natural, default=100, metavar="N", help="default: %(default)s"
+    )
+    command.add_argument("--seed", type=int, default=None, metavar="S", help="default: random")
     command.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
     command.add_argument("--storage", type=Path, default=None, metavar="FILE")
     command.add_argument("--study", default=None, metavar="NAME", help="default: the objective")

@@ -53,11 +53,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="comma-separated objective names, groups (synthetic, toy, bbob, bbob-d5, keras) "
         "or glob patterns (bbob.f0*.d05.i01); default: %(default)s",
     )
-    parser.add_argument("--seeds", type=int, default=10, help="runs per (backend, objective)")
+    parser.add_argument(
+        "--seeds", type=int, default=10, help="runs per (backend, objective); default: %(default)s"
+    )
     parser.add_argument(
         "--master-seed", type=int, default=0, help="run k uses derive_seed(master, k)"
     )
-    parser.add_argument("--budget", type=int, default=100, help="evaluations per run")
+    parser.add_argument(
+        "--budget", type=int, default=100, help="evaluations per run; default: %(default)s"
+    )
     parser.add_argument(
         "--jobs",
         type=int,
