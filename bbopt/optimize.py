@@ -263,30 +263,18 @@ def minimize(
     rules = StopRules(max_evals, timeout, loss_threshold, early_stop)
     options = dict(backend_options or {})
     backend_obj = create_backend(backend, compiled, seed, options)
-    backend_name = backend_obj.name or type(backend_obj).__name__
     warm = [compiled.validate_flat(point) for point in points_to_evaluate or ()]
-    if storage is None:
-        study_obj: Study = Study(
-            study or objective.name,
-            compiled,
-            objective=objective.name,
-            backend=backend_name,
-            backend_options=options,
-            seed=seed,
-            f_star=objective.f_star,
-        )
-    else:
-        study_obj = open_study(
-            storage,
-            study or objective.name,
-            compiled,
-            objective=objective.name,
-            backend=backend_obj,
-            backend_name=backend_name,
-            backend_options=options,
-            seed=seed,
-            f_star=objective.f_star,
-        )
+    study_obj = Study(
+        study or objective.name,
+        compiled,
+        objective=objective.name,
+        backend=backend_obj.name or type(backend_obj).__name__,
+        backend_options=options,
+        seed=seed,
+        f_star=objective.f_star,
+    )
+    if storage is not None:
+        study_obj = open_study(storage, study_obj, backend_obj)
     runner = TrialRunner(objective, compiled, backend_obj, study_obj)
     warm = runner.resume(warm)
     if execution is None:

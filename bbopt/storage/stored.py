@@ -128,19 +128,9 @@ def library_versions(backend: object, backend_name: str) -> dict[str, str]:
     return versions
 
 
-def open_study(
-    storage: StorageLike,
-    name: str,
-    space: Space,
-    *,
-    objective: str,
-    backend: Any,
-    backend_name: str,
-    backend_options: dict[str, Any],
-    seed: int | None,
-    f_star: float | None,
-) -> StoredStudy:
-    """The study ``name`` ready to run: created on its first trial, or reopened.
+def open_study(storage: StorageLike, study: Study, backend: Any) -> StoredStudy:
+    """``study`` (new and empty: its name, space and run settings) backed by ``storage``:
+    created on its first trial, or reopened.
 
     Reopening checks that the objective and the space match the stored record
     (nothing is written otherwise), abandons trials whose process has died and
@@ -148,16 +138,17 @@ def open_study(
     """
     store = as_storage(storage)
     owner = current_owner()
+    name, space = study.name, study.space
     record = StudyRecord(
         name=name,
-        objective=objective,
-        backend=backend_name,
-        backend_options=dict(backend_options),
-        seed=seed,
-        f_star=f_star,
+        objective=study.objective_name,
+        backend=study.backend_name,
+        backend_options=dict(study.backend_options),
+        seed=study.seed,
+        f_star=study.f_star,
         space=space.to_json(),
         fingerprint=space.fingerprint(),
-        versions=library_versions(backend, backend_name),
+        versions=library_versions(backend, study.backend_name),
     )
     found = store.read_study(name)
     if found is None:
