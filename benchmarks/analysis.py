@@ -1,62 +1,50 @@
-"""From run files to per-objective and overall results (numbers only; no writing)."""
+"""From per-run data to per-objective, overall and across-objective results (no writing)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from benchmarks import stats
-from benchmarks.execute import load_run
-from benchmarks.grid import RunSpec
+from benchmarks.rundata import RunData
 
 ALPHA = 0.05
+MAX_SHIFT = 2  # backends whose losses agree up to this many trials of shift are twins
 
 
 @dataclass
 class Cell:
-    """The complete runs of one backend on one objective (rows = seeds)."""
+    """The complete runs of one backend on one objective (rows = seeds, by run index)."""
 
     losses: np.ndarray  # runs x budget, NaN for failed trials
     suggest: np.ndarray  # runs x budget, seconds of optimizer time (NaN = not measured)
     wall: np.ndarray  # runs, seconds
+    run_indices: tuple[int, ...] = ()
 
 
-def load_cells(specs: Sequence[RunSpec]) -> tuple[dict[tuple[str, str], Cell], list[str]]:
-    """Cells keyed by (objective, backend) from the run files, and notes on missing runs.
-
-    A run counts once its file holds at least the budget's trials; longer runs (an
-    earlier, larger budget) are cut to the budget.
-    """
-    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    missing = 0
-    for spec in specs:
-        data = load_run(spec.path)
-        if data is None or len(data["trials"]) < spec.budget:
-            missing += 1
-            continue
-        grouped.setdefault((spec.objective, spec.backend), []).append(data)
-    budget = specs[0].budget if specs else 0
-    cells = {key: _cell(runs, budget) for key, runs in grouped.items()}
-    notes = [f"{missing} of {len(specs)} runs are missing or unfinished"] if missing else []
-    return cells, notes
+def cells_from_runs(runs: Sequence[RunData]) -> dict[tuple[str, str], Cell]:
+    """Cells keyed by (objective, backend); runs of one cell must have equal budgets."""
+    grouped: dict[tuple[str, str], list[RunData]] = {}
+    for run in runs:
+        grouped.setdefault((run.objective, run.backend), []).append(run)
+    cells = {}
+    for key, members in grouped.items():
+        members = sorted(members, key=lambda r: r.run_index)
+        cells[key] = Cell(
+            losses=np.array([r.losses for r in members], dtype=float),
+            suggest=np.array([r.suggest_seconds for r in members], dtype=float),
+            wall=np.array([r.wall_seconds for r in members], dtype=float),
+            run_indices=tuple(r.run_index for r in members),
+        )
+    return cells
 
 
-def _cell(runs: list[dict[str, Any]], budget: int) -> Cell:
-    losses = np.full((len(runs), budget), np.nan)
-    suggest = np.full((len(runs), budget), np.nan)
-    for i, run in enumerate(runs):
-        trials = run["trials"][:budget]
-        for j, trial in enumerate(trials):
-            if trial["status"] == "ok" and trial["loss"] is not None:
-                losses[i, j] = trial["loss"]
-        seconds = run["suggest_seconds"][:budget]
-        suggest[i, : len(seconds)] = [np.nan if s is None else s for s in seconds]
-    wall = np.array([float(run["wall_seconds"]) for run in runs])
-    return Cell(losses, suggest, wall)
+def known_optima(runs: Sequence[RunData]) -> dict[str, float | None]:
+    """Each objective's f* as the runs recorded it (None: unknown)."""
+    return {run.objective: run.f_star for run in runs}
 
 
 @dataclass
@@ -72,13 +60,14 @@ class Row:
     score: float
     score_low: float
     score_high: float
-    auc: float
+    anytime_score: float
     target_regret: float
     evals_to_target: float
     target_hit_fraction: float
     suggest_ms: float
     wall_s_median: float
     wall_s_total: float
+    testable: bool = True  # enough seeds for the tests below to reach p < ALPHA
     p_vs_baseline: float = math.nan
     p_vs_best: float = math.nan
     rank: float = math.nan
@@ -91,10 +80,11 @@ class ObjectiveResult:
     objective: str
     f_star: float
     f_star_known: bool
-    scale: float  # the baseline's median final regret (normalized score 1)
+    scale: float  # the baseline's median final regret (normalized regret 1)
     best_backend: str
     rows: list[Row]
     curves: dict[str, np.ndarray] = field(repr=False)  # backend -> runs x budget regret
+    scores: dict[str, stats.Estimate] = field(repr=False, default_factory=dict)
 
 
 @dataclass
@@ -104,7 +94,10 @@ class OverallRow:
     backend: str
     mean_rank: float
     mean_score: float
+    score_low: float
+    score_high: float
     wins_vs_baseline: int
+    tested_vs_baseline: int  # objectives tested against the baseline (enough seeds)
     not_worse_than_best: int
     objectives: int
     suggest_ms: float
@@ -120,7 +113,8 @@ def analyze_objective(
 ) -> ObjectiveResult:
     """Rows for every backend in ``cells`` (which must include ``baseline``) on one objective.
 
-    Without a known ``f_star`` the best loss of any run stands in for it.
+    Without a known ``f_star`` the best loss of any run stands in for it. Tests whose
+    seed counts cannot reach p < ALPHA are not run (their p stays NaN).
     """
     all_losses = np.concatenate([c.losses.ravel() for c in cells.values()])
     if np.isnan(all_losses).all():
@@ -131,10 +125,10 @@ def analyze_objective(
     finals = {b: curve[:, -1] for b, curve in curves.items()}
     scale = stats.normalizer(finals[baseline])
     target = target_level * scale
-    rows = []
+    rows, scores = [], {}
     for backend, cell in cells.items():
         final = finals[backend]
-        score, low, high = stats.median_score_ci(final, finals[baseline])
+        scores[backend] = stats.median_score_ci(final, finals[baseline])
         to_target = stats.evaluations_to_reach(curves[backend], target)
         rows.append(
             Row(
@@ -144,10 +138,10 @@ def analyze_objective(
                 regret_median=float(np.median(final)),
                 regret_p25=float(np.percentile(final, 25)),
                 regret_p75=float(np.percentile(final, 75)),
-                score=score,
-                score_low=low,
-                score_high=high,
-                auc=float(np.median(stats.auc(curves[backend], curves[baseline]))),
+                score=scores[backend].value,
+                score_low=scores[backend].low,
+                score_high=scores[backend].high,
+                anytime_score=stats.anytime_score(curves[backend], curves[baseline]),
                 target_regret=target,
                 evals_to_target=float(np.median(to_target)),
                 target_hit_fraction=float(np.isfinite(to_target).mean()),
@@ -156,13 +150,21 @@ def analyze_objective(
                 wall_s_total=float(np.sum(cell.wall)),
             )
         )
-    best = min(rows, key=lambda r: (r.regret_median, r.auc, r.backend)).backend
+    best = min(rows, key=lambda r: (r.regret_median, r.anytime_score, r.backend)).backend
     for row in rows:
-        if row.backend != baseline:
+        row.testable = stats.smallest_p(row.runs, len(finals[baseline])) < ALPHA
+        if row.backend != baseline and row.testable:
             row.p_vs_baseline = stats.p_less(finals[row.backend], finals[baseline])
-        if row.backend != best:
+        if row.backend != best and stats.smallest_p(row.runs, len(finals[best])) < ALPHA:
             row.p_vs_best = stats.p_less(finals[best], finals[row.backend])
-    return ObjectiveResult(objective, star, f_star is not None, scale, best, rows, curves)
+    return ObjectiveResult(objective, star, f_star is not None, scale, best, rows, curves, scores)
+
+
+def complete_results(
+    results: Sequence[ObjectiveResult], backends: Sequence[str]
+) -> list[ObjectiveResult]:
+    """The objectives on which every backend has results (the ones ranks compare)."""
+    return [r for r in results if all(_has(r, b) for b in backends)]
 
 
 def overall(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> list[OverallRow]:
@@ -171,7 +173,7 @@ def overall(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> list
     Only objectives where every backend has results take part in the ranks; also
     sets each per-objective row's ``rank``.
     """
-    complete = [r for r in results if all(_has(r, b) for b in backends)]
+    complete = complete_results(results, backends)
     ranks = np.full((0, len(backends)), np.nan)
     if complete:
         regrets = np.array([[_row(r, b).regret_median for b in backends] for r in complete])
@@ -182,12 +184,16 @@ def overall(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> list
     table = []
     for i, backend in enumerate(backends):
         rows = [_row(r, backend) for r in results if _has(r, backend)]
+        score = stats.mean_estimate([r.scores[backend] for r in results if _has(r, backend)])
         table.append(
             OverallRow(
                 backend=backend,
                 mean_rank=float(ranks[:, i].mean()) if complete else math.nan,
-                mean_score=stats.nan_mean([row.score for row in rows]),
+                mean_score=score.value,
+                score_low=score.low,
+                score_high=score.high,
                 wins_vs_baseline=sum(row.p_vs_baseline < ALPHA for row in rows),
+                tested_vs_baseline=sum(not math.isnan(row.p_vs_baseline) for row in rows),
                 not_worse_than_best=sum(not row.p_vs_best < ALPHA for row in rows),
                 objectives=len(rows),
                 suggest_ms=stats.nan_median([row.suggest_ms for row in rows]),
@@ -195,6 +201,104 @@ def overall(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> list
             )
         )
     return sorted(table, key=lambda r: (math.isnan(r.mean_rank), r.mean_rank, r.mean_score))
+
+
+@dataclass
+class Comparison:
+    """Backends compared across objectives: Friedman test, post-hoc tests, cliques."""
+
+    backends: list[str]  # by mean rank, best first
+    mean_ranks: list[float]
+    objectives: int
+    friedman_p: float
+    pairwise_p: np.ndarray  # Holm-adjusted Wilcoxon p-values, in the order of ``backends``
+    cliques: list[tuple[int, int]]  # positions in ``backends`` not told apart by any test
+    reachable: bool  # enough objectives for a pairwise test to reach p < ALPHA
+
+    def different(self, first: str, second: str) -> bool:
+        """Whether the post-hoc test separates two backends at ALPHA."""
+        i, j = self.backends.index(first), self.backends.index(second)
+        return bool(self.pairwise_p[i, j] < ALPHA)
+
+
+def compare(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> Comparison:
+    """Friedman test on the ranks of median final regret over the complete objectives,
+    then pairwise Wilcoxon signed-rank tests on the objectives' scores, Holm-adjusted."""
+    complete = complete_results(results, backends)
+    regrets = np.array([[_row(r, b).regret_median for b in backends] for r in complete])
+    scores = np.array([[_row(r, b).score for b in backends] for r in complete])
+    ranks = stats.rank_rows(regrets) if complete else np.full((0, len(backends)), np.nan)
+    mean_ranks = ranks.mean(axis=0) if complete else np.full(len(backends), np.nan)
+    order = [int(i) for i in np.argsort(mean_ranks, kind="stable")]
+    pairwise = stats.pairwise_wilcoxon_holm(scores[:, order]) if complete else np.ones((0, 0))
+    different = np.nan_to_num(pairwise, nan=1.0) < ALPHA
+    return Comparison(
+        backends=[backends[i] for i in order],
+        mean_ranks=[float(mean_ranks[i]) for i in order],
+        objectives=len(complete),
+        friedman_p=stats.friedman(ranks) if complete else math.nan,
+        pairwise_p=pairwise,
+        cliques=stats.cliques(range(len(order)), different) if complete else [],
+        reachable=stats.smallest_wilcoxon_holm_p(len(complete), len(backends)) < ALPHA,
+    )
+
+
+@dataclass(frozen=True)
+class Twin:
+    """Two backends that evaluated the same losses: ``second`` ``shift`` trials later."""
+
+    first: str
+    second: str
+    shift: int
+    runs: int
+
+
+def _shifted_equal(a: np.ndarray, b: np.ndarray, shift: int) -> bool:
+    """Whether b[t + shift] == a[t] for every t both hold (NaN equals NaN)."""
+    n = a.shape[-1] - shift
+    if n < max(2, shift + 1):
+        return False
+    return bool(np.array_equal(a[..., :n], b[..., shift:], equal_nan=True))
+
+
+def twins(cells: dict[tuple[str, str], Cell], backends: Sequence[str]) -> list[Twin]:
+    """Pairs of backends whose runs of equal run index hold the same losses, up to a shift.
+
+    ``bbopt.sobol`` and ``optuna.qmc`` are one: the same Sobol' points, one trial apart.
+    A pair counts only when it shares at least one run and agrees on every shared run.
+    """
+    found = []
+    for i, first in enumerate(backends):
+        for second in backends[i + 1 :]:
+            for shift, (a, b) in _shifts(first, second):
+                matched = _agreeing_runs(cells, a, b, shift)
+                if matched:
+                    found.append(Twin(a, b, shift, matched))
+                    break
+    return found
+
+
+def _shifts(first: str, second: str) -> list[tuple[int, tuple[str, str]]]:
+    pairs = [(0, (first, second))]
+    for shift in range(1, MAX_SHIFT + 1):
+        pairs += [(shift, (first, second)), (shift, (second, first))]
+    return pairs
+
+
+def _agreeing_runs(cells: dict[tuple[str, str], Cell], a: str, b: str, shift: int) -> int:
+    """How many shared runs of a and b agree with b ``shift`` trials later; 0 if any differs."""
+    matched = 0
+    for (objective, backend), cell in cells.items():
+        other = cells.get((objective, b)) if backend == a else None
+        if other is None:
+            continue
+        shared = sorted(set(cell.run_indices) & set(other.run_indices))
+        rows_a = cell.losses[[cell.run_indices.index(k) for k in shared]]
+        rows_b = other.losses[[other.run_indices.index(k) for k in shared]]
+        if not _shifted_equal(rows_a, rows_b, shift):
+            return 0
+        matched += len(shared)
+    return matched
 
 
 def _has(result: ObjectiveResult, backend: str) -> bool:

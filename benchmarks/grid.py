@@ -12,6 +12,7 @@ A single run is re-done alone with
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 from dataclasses import dataclass
@@ -21,12 +22,16 @@ import numpy as np
 
 import bbopt
 from bbopt.backends import create_backend, get_backend
-from bbopt.errors import MissingDependencyError, UnknownNameError
+from bbopt.errors import BBoptError, MissingDependencyError
 from bbopt.objectives import coco
 from bbopt.space import Space, Uniform
 
 QUICK_OBJECTIVES = ("synthetic", "toy.sin")
 """The quick default's objectives: the ``synthetic`` group plus the tutorial's toy."""
+
+
+class SelectionError(BBoptError, LookupError):
+    """An ``--objectives`` entry that selects nothing (a usage error)."""
 
 
 def derive_seed(master_seed: int, run_index: int) -> int:
@@ -102,13 +107,21 @@ def select_objectives(spec: str) -> list[str]:
         if not found:
             if token.startswith("bbob") and not coco.available():
                 raise MissingDependencyError("coco-experiment", "coco", f"objective {token!r}")
-            groups = {g for n in names for g in bbopt.get_objective(n).groups}
-            shown = [n for n in names if not n.startswith("bbob.")]  # 720 names: too many
-            raise UnknownNameError("objective, group or pattern", token, [*groups, *shown])
+            raise _no_match(token, names)
         chosen.extend(n for n in found if n not in chosen)
     if not chosen:
         raise ValueError("no objective selected")
     return chosen
+
+
+def _no_match(token: str, names: list[str]) -> SelectionError:
+    groups = sorted({g for n in names for g in bbopt.get_objective(n).groups})
+    close = difflib.get_close_matches(token, [*groups, *names], n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    return SelectionError(
+        f"no objective, group or pattern matches {token!r}.{hint} Groups: {', '.join(groups)}; "
+        "`bbopt objectives` lists the names"
+    )
 
 
 def backend_unavailable(name: str) -> str | None:

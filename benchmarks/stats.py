@@ -6,22 +6,31 @@ Conventions (runs x evaluations arrays, one row per seed):
   minus f*, floored at 0. Failed trials never improve the best; before the first
   success (and for f* rounding) the regret is that of the worst loss seen on the
   objective, so curves are finite.
-- *normalized score* (Bayesmark): final regret / median final regret of the
-  random-search baseline; 0 = optimum, 1 = what random search typically reaches.
-- *AUC*: mean over evaluations t = 1..budget of regret_t divided by the
-  baseline's median regret_t: the score at every budget, averaged. Random search
-  gets about 1; lower is better, and early progress counts.
-- *tests*: one-sided Mann-Whitney U on final regrets over seeds.
+- *score* of a run: log10(its regret / the random-search baseline's median regret),
+  clipped to [-SCORE_CLIP, SCORE_CLIP] decades. 0 = what random search typically
+  reaches, -1 = ten times lower regret, -2 = a hundred times lower or the optimum.
+  The score of a backend on an objective is the median over its runs; across
+  objectives scores are averaged (docs/benchmarks.md says why this score).
+- *anytime score*: the score at every evaluation t (runs at t against the
+  baseline's median regret at t), averaged over t = 1..budget: early progress counts.
+- *tests*: one-sided Mann-Whitney U on final regrets over seeds, per objective;
+  across objectives a Friedman test on ranks and pairwise Wilcoxon signed-rank
+  tests on scores with Holm's correction (Demšar 2006).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 BOOTSTRAP_SAMPLES = 2000
 BOOTSTRAP_SEED = 20261130  # fixed: the same results give the same intervals
+SCORE_CLIP = 2.0  # decades: one objective moves a mean over n objectives by at most 2 / n
+COCO_TARGETS = 10.0 ** np.linspace(2, -8, 51)  # COCO's bbob targets on f - f*: 1e2 .. 1e-8
+_EXACT_MANN_WHITNEY = 400  # largest n_x * n_y for the exact (conservative with ties) test
 
 
 def best_so_far(losses: np.ndarray) -> np.ndarray:
@@ -38,15 +47,51 @@ def regret_curves(losses: np.ndarray, f_star: float, worst: float) -> np.ndarray
 
 
 def normalizer(baseline_final_regret: np.ndarray) -> float:
-    """The baseline's median final regret: the regret that scores 1."""
+    """The baseline's median final regret: the unit of normalized regret targets."""
     return float(np.median(baseline_final_regret))
 
 
-def normalize(regret: np.ndarray, scale: float) -> np.ndarray:
-    """Regret divided by ``scale``; NaN when the scale is 0 (baseline already optimal)."""
-    if scale <= 0:
-        return np.full_like(regret, np.nan, dtype=float)
-    return regret / scale
+def _log10(regret: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log10(regret)
+
+
+def baseline_level(baseline_regret: np.ndarray, axis: int = 0) -> np.ndarray:
+    """The baseline's median log10 regret along ``axis`` (-inf once most runs hit f*)."""
+    return np.asarray(np.median(_log10(baseline_regret), axis=axis))
+
+
+def log_scores(regret: np.ndarray, level: np.ndarray | float) -> np.ndarray:
+    """Clipped log10(regret) - ``level`` (a :func:`baseline_level`), elementwise.
+
+    Regret 0 scores -SCORE_CLIP; when the baseline's median regret is itself 0, a run
+    at the optimum scores 0 (as good as random search) and any other +SCORE_CLIP.
+    """
+    with np.errstate(invalid="ignore"):
+        difference = _log10(regret) - level
+    difference = np.where(np.isnan(difference), 0.0, difference)  # both at the optimum
+    return np.clip(difference, -SCORE_CLIP, SCORE_CLIP)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate, its percentile-bootstrap interval and the bootstrap replicates."""
+
+    value: float
+    low: float
+    high: float
+    replicates: np.ndarray
+
+    @classmethod
+    def from_replicates(cls, value: float, replicates: np.ndarray, level: float) -> Estimate:
+        tail = (1 - level) / 2 * 100
+        low, high = np.percentile(replicates, [tail, 100 - tail])
+        return cls(value, float(low), float(high), replicates)
+
+
+def median_score(final_regret: np.ndarray, baseline_final_regret: np.ndarray) -> float:
+    """A backend's score on one objective: the median of its runs' scores."""
+    return float(np.median(log_scores(final_regret, baseline_level(baseline_final_regret))))
 
 
 def median_score_ci(
@@ -55,41 +100,37 @@ def median_score_ci(
     level: float = 0.95,
     samples: int = BOOTSTRAP_SAMPLES,
     seed: int = BOOTSTRAP_SEED,
-) -> tuple[float, float, float]:
-    """Median normalized score and its percentile-bootstrap confidence interval.
+) -> Estimate:
+    """:func:`median_score` with a percentile-bootstrap interval over seeds.
 
-    Each bootstrap replicate resamples the backend's runs and the baseline's runs
-    (independently, with replacement), so the interval includes the uncertainty of
-    the normalizer too.
+    Each replicate resamples the backend's runs and the baseline's runs independently
+    (with replacement), so the interval includes the uncertainty of the baseline too.
     """
-    scale = normalizer(baseline_final_regret)
-    point = float(np.median(normalize(final_regret, scale)))
     rng = np.random.default_rng(seed)
     runs = rng.choice(final_regret, size=(samples, final_regret.size))
     base = rng.choice(baseline_final_regret, size=(samples, baseline_final_regret.size))
-    scales = np.median(base, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        replicates = np.median(runs, axis=1) / scales
-    replicates = replicates[np.isfinite(replicates)]
-    if replicates.size == 0 or not np.isfinite(point):
-        return point, float("nan"), float("nan")
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(replicates, [tail, 100 - tail])
-    return point, float(low), float(high)
+    replicates = np.median(log_scores(runs, baseline_level(base, axis=1)[:, None]), axis=1)
+    point = median_score(final_regret, baseline_final_regret)
+    return Estimate.from_replicates(point, replicates, level)
 
 
-def auc(curves: np.ndarray, baseline_curves: np.ndarray) -> np.ndarray:
-    """Per run, the mean over evaluations t of regret_t / the baseline's median regret_t.
+def mean_estimate(estimates: Sequence[Estimate], level: float = 0.95) -> Estimate:
+    """The mean of per-objective estimates, with the interval of the mean of replicates.
 
-    That is the normalized score the run would get if stopped at t, averaged over
-    all t: random search scores about 1, lower is better and early progress counts.
-    Evaluations where the baseline's median regret is 0 are left out.
+    The objectives were resampled independently, so replicate k of the mean is the
+    mean of the objectives' replicates k.
     """
-    scale = np.median(baseline_curves, axis=0)
-    usable = scale > 0
-    if not usable.any():
-        return np.full(curves.shape[0], np.nan)
-    return np.mean(curves[:, usable] / scale[usable], axis=-1)
+    if not estimates:
+        return Estimate(math.nan, math.nan, math.nan, np.array([]))
+    value = float(np.mean([e.value for e in estimates]))
+    replicates = np.mean([e.replicates for e in estimates], axis=0)
+    return Estimate.from_replicates(value, replicates, level)
+
+
+def anytime_score(curves: np.ndarray, baseline_curves: np.ndarray) -> float:
+    """The median score over runs at every evaluation t, averaged over t (baseline: 0)."""
+    scores = log_scores(curves, baseline_level(baseline_curves)[None, :])
+    return float(np.mean(np.median(scores, axis=0)))
 
 
 def evaluations_to_reach(curves: np.ndarray, target: float) -> np.ndarray:
@@ -99,14 +140,32 @@ def evaluations_to_reach(curves: np.ndarray, target: float) -> np.ndarray:
     return np.where(reached.any(axis=-1), first, np.inf)
 
 
+def smallest_p(n_x: int, n_y: int) -> float:
+    """The smallest p-value a one-sided Mann-Whitney test of n_x vs n_y runs can give."""
+    return 1.0 / math.comb(n_x + n_y, n_x)
+
+
+def seeds_to_reach(alpha: float) -> int:
+    """The fewest seeds per backend with which a one-sided Mann-Whitney test can give p < alpha."""
+    n = 1
+    while smallest_p(n, n) >= alpha:
+        n += 1
+    return n
+
+
 def p_less(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
-    """One-sided Mann-Whitney U p-value for "x tends to be smaller than y"."""
+    """One-sided Mann-Whitney U p-value for "x tends to be smaller than y".
+
+    Small samples use the exact null distribution (with ties it is conservative: it
+    never claims more than the data allow), larger ones the normal approximation.
+    """
     from scipy.stats import mannwhitneyu
 
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.size == 0 or y.size == 0:
         return float("nan")
-    return float(mannwhitneyu(x, y, alternative="less").pvalue)
+    method = "exact" if x.size * y.size <= _EXACT_MANN_WHITNEY else "asymptotic"
+    return float(mannwhitneyu(x, y, alternative="less", method=method).pvalue)
 
 
 def rank_rows(scores: np.ndarray) -> np.ndarray:
@@ -117,6 +176,78 @@ def rank_rows(scores: np.ndarray) -> np.ndarray:
     from scipy.stats import rankdata
 
     return np.asarray(rankdata(scores, axis=1), dtype=float)
+
+
+def friedman(values: np.ndarray) -> float:
+    """Friedman test p-value that the backends (columns) differ across objectives (rows).
+
+    NaN with fewer than 3 backends or 2 objectives; 1 when every objective is a tie.
+    """
+    from scipy.stats import friedmanchisquare
+
+    n, k = values.shape
+    if k < 3 or n < 2:
+        return math.nan
+    if all(np.all(row == row[0]) for row in values):
+        return 1.0
+    return float(friedmanchisquare(*values.T).pvalue)
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment: adjusted p-values, compared with alpha as they are."""
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p)
+    adjusted = np.empty_like(p)
+    running = 0.0
+    for position, index in enumerate(order):
+        running = max(running, min(1.0, (p.size - position) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def wilcoxon_p(x: np.ndarray, y: np.ndarray) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired values; ties split (zsplit)."""
+    from scipy.stats import wilcoxon
+
+    difference = np.asarray(x, dtype=float) - np.asarray(y, dtype=float)
+    if not np.any(difference):
+        return 1.0
+    return float(wilcoxon(difference, zero_method="zsplit").pvalue)
+
+
+def pairwise_wilcoxon_holm(values: np.ndarray) -> np.ndarray:
+    """Holm-adjusted Wilcoxon p-values of every pair of columns (NaN on the diagonal)."""
+    k = values.shape[1]
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    adjusted = holm([wilcoxon_p(values[:, i], values[:, j]) for i, j in pairs])
+    matrix = np.full((k, k), np.nan)
+    for (i, j), p in zip(pairs, adjusted, strict=True):
+        matrix[i, j] = matrix[j, i] = p
+    return matrix
+
+
+def smallest_wilcoxon_holm_p(objectives: int, backends: int) -> float:
+    """The smallest Holm-adjusted two-sided Wilcoxon p-value on this many objectives."""
+    pairs = backends * (backends - 1) // 2
+    return min(1.0, pairs * 2.0 / 2.0**objectives)
+
+
+def cliques(order: Sequence[int], different: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive positions in ``order`` whose members differ pairwise by no test.
+
+    ``order`` lists column indices by mean rank; ``different[i, j]`` says the test
+    separates columns i and j. Returns (first, last) positions, longest runs only.
+    """
+    runs: list[tuple[int, int]] = []
+    for start in range(len(order)):
+        end = start
+        while end + 1 < len(order) and not any(
+            different[order[member], order[end + 1]] for member in range(start, end + 1)
+        ):
+            end += 1
+        if end > start and not any(s <= start and end <= e for s, e in runs):
+            runs.append((start, end))
+    return runs
 
 
 def _without_nan(values: np.ndarray | Sequence[float]) -> np.ndarray:
@@ -136,16 +267,14 @@ def nan_mean(values: np.ndarray | Sequence[float]) -> float:
     return float(np.mean(array)) if array.size else float("nan")
 
 
-def ecdf(normalized_curves: Sequence[np.ndarray], targets: np.ndarray) -> np.ndarray:
+def ecdf(curves: Sequence[np.ndarray], targets: np.ndarray) -> np.ndarray:
     """COCO-style anytime ECDF: fraction of (objective, target, run) solved per evaluation.
 
-    ``normalized_curves`` holds one runs x evaluations array per objective (equal
-    budgets); a target is solved at evaluation t once the normalized regret is <= it.
+    ``curves`` holds one runs x evaluations array per objective (equal budgets; regrets,
+    normalized or not, on the scale of ``targets``); a target is solved at evaluation
+    t once the curve is <= it. Objectives weigh equally.
     """
-    solved = [
-        (curves[:, None, :] <= targets[None, :, None]).mean(axis=(0, 1))
-        for curves in normalized_curves
-    ]
+    solved = [(c[:, None, :] <= targets[None, :, None]).mean(axis=(0, 1)) for c in curves]
     return np.mean(solved, axis=0)
 
 

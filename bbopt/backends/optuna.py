@@ -60,6 +60,7 @@ class OptunaBackend(Backend):
     sampler_class: ClassVar[str] = ""
     #: (module, extra) pairs needed besides optuna itself.
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
+    quick_benchmark: ClassVar[bool] = True
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         super().__init__(space, seed, **options)
