@@ -116,7 +116,7 @@ def draw_convergence(
             np.maximum(low, floor),
             np.maximum(high, floor),
             color=style["color"],
-            alpha=0.12,
+            alpha=min(0.15, 0.9 / len(present)),  # many bands would hide the lines
             linewidth=0,
         )
         if np.any(mid <= 0):

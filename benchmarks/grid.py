@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import bbopt
-from bbopt.backends import create_backend, get_backend
+from bbopt.backends import Backend, create_backend, get_backend
 from bbopt.errors import BBoptError, MissingDependencyError
 from bbopt.objectives import coco
 from bbopt.space import Space, Uniform
@@ -137,16 +137,28 @@ def backend_unavailable(name: str) -> str | None:
     return None
 
 
+def joins_quick_default(cls: type[Backend]) -> bool:
+    """Whether a backend class is in the quick default.
+
+    bbopt's own backends say so through their base classes; any other backend
+    must set ``quick_benchmark = True`` in its own class body (a plugin that merely
+    subclasses a quick built-in is not benchmarked unless named).
+    """
+    if cls.__module__.startswith("bbopt."):
+        return cls.quick_benchmark
+    return bool(vars(cls).get("quick_benchmark", False))
+
+
 def select_backends(spec: str | None) -> tuple[list[str], list[str]]:
     """Backend names to run and notes on those skipped.
 
-    ``None`` or ``quick`` means every registered backend whose class sets
-    ``quick_benchmark = True``; ``all`` means every registered backend. Backends
+    ``None`` or ``quick`` means every registered backend that
+    :func:`joins_quick_default`; ``all`` means every registered backend. Backends
     whose optional packages are missing are skipped with a note.
     """
     registered = bbopt.list_backends()
     if spec in (None, "quick"):
-        wanted = [n for n in registered if get_backend(n).quick_benchmark]
+        wanted = [n for n in registered if joins_quick_default(get_backend(n))]
     elif spec == "all":
         wanted = registered
     else:

@@ -41,6 +41,7 @@ from benchmarks.grid import (
     SelectionError,
     backend_unavailable,
     build_grid,
+    joins_quick_default,
     select_backends,
     select_objectives,
 )
@@ -73,14 +74,20 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _natural(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
 def _positive_float(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
@@ -203,7 +210,7 @@ def list_choices() -> None:
     """Print the registered backends (quick ones marked) and the objective groups."""
     print("backends (* = in the quick default):")
     for name in bbopt.list_backends():
-        mark = "*" if get_backend(name).quick_benchmark else " "
+        mark = "*" if joins_quick_default(get_backend(name)) else " "
         missing = backend_unavailable(name)
         print(f"  {mark} {name}" + (f"  [unavailable: {missing}]" if missing else ""))
     groups: dict[str, int] = {}
@@ -341,6 +348,8 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Run the command line; returns the exit code (errors are one line on stderr)."""
     try:
         return _main(list(sys.argv[1:] if argv is None else argv), prog)
+    except SystemExit as exc:  # argparse: --help (0) or a bad argument (2), already printed
+        return exc.code if isinstance(exc.code, int) else 2
     except USAGE_ERRORS as exc:
         return _fail(prog, exc, 2)
     except (BBoptError, OSError, ImportError) as exc:

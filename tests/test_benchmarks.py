@@ -1,4 +1,9 @@
-"""The benchmark suite: seeds, run files and resume, statistics, summary files, plugins."""
+"""The benchmark suite: seeds, run files and resume, statistics, summary files, plugins.
+
+More in test_bench_verdict.py (scores, tests, figures, folders, index.html),
+test_bench_coco.py (COCO's format and cocopp) and test_bench_command.py (``bbopt
+bench``, ``--import``, errors).
+"""
 
 from __future__ import annotations
 
@@ -16,21 +21,16 @@ import pytest
 
 import bbopt
 from bbopt import hp
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `benchmarks` is a folder of the repository, not installed
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import analysis, stats  # noqa: E402
-from benchmarks.execute import RunMismatchError, execute, load_run  # noqa: E402
-from benchmarks.grid import (  # noqa: E402
+from benchmarks import analysis, stats
+from benchmarks.execute import RunMismatchError, execute, load_run
+from benchmarks.grid import (
     RunSpec,
     build_grid,
     derive_seed,
     select_backends,
     select_objectives,
 )
-from benchmarks.run import main  # noqa: E402
+from benchmarks.run import main
 
 
 def spec(folder: Path, backend: str = "hyperopt.tpe", budget: int = 24, k: int = 0) -> RunSpec:
@@ -162,22 +162,28 @@ def test_regret_curves_ignore_failures_and_start_at_the_worst_loss() -> None:
     assert stats.regret_curves(np.array([[0.5]]), 1.0, 9.0).tolist() == [[0.0]]  # floored
 
 
-def test_normalized_score_and_its_bootstrap_interval() -> None:
-    baseline = np.array([1.0, 2.0, 3.0, 2.0, 2.0])  # median 2: score 1
-    runs = np.array([0.5, 1.0, 1.5, 1.0, 1.0])
-    score, low, high = stats.median_score_ci(runs, baseline)
-    assert score == 0.5
-    assert low <= score <= high
-    assert low > 0.2 and high <= 1.0
-    assert stats.median_score_ci(baseline, baseline)[0] == 1.0
-    assert math.isnan(stats.median_score_ci(runs, np.zeros(3))[0])  # baseline at optimum
+def test_score_is_the_clipped_log_ratio_to_the_baseline_with_an_interval() -> None:
+    baseline = np.array([1.0, 2.0, 3.0, 2.0, 2.0])  # median 2: score 0
+    runs = np.array([0.2, 0.1, 0.3, 0.2, 0.2])  # ten times lower: score -1
+    estimate = stats.median_score_ci(runs, baseline)
+    assert estimate.value == pytest.approx(-1.0)
+    assert estimate.low <= estimate.value <= estimate.high
+    assert estimate.low > -1.5 and estimate.high < -0.5
+    assert estimate.replicates.shape == (stats.BOOTSTRAP_SAMPLES,)
+    assert stats.median_score(baseline, baseline) == 0.0
+    assert stats.median_score(baseline * 1e6, baseline) == stats.SCORE_CLIP  # clipped
+    assert stats.median_score(np.zeros(5), baseline) == -stats.SCORE_CLIP  # the optimum
+    # the baseline itself at the optimum: reaching it too is par, missing it the worst
+    assert stats.median_score(np.zeros(3), np.zeros(3)) == 0.0
+    assert stats.median_score(np.ones(3), np.zeros(3)) == stats.SCORE_CLIP
+    assert stats.median_score(baseline, baseline[:4]) == 0.0  # even count: still 0
 
 
-def test_auc_is_the_per_budget_score_averaged() -> None:
-    baseline = np.array([[4.0, 2.0, 2.0, 2.0], [4.0, 2.0, 2.0, 2.0]])
-    runs = np.array([[4.0, 1.0, 1.0, 0.0], [2.0, 2.0, 2.0, 2.0]])
-    assert stats.auc(runs, baseline).tolist() == [(1 + 0.5 + 0.5 + 0) / 4, (0.5 + 1 + 1 + 1) / 4]
-    assert stats.auc(baseline, baseline).tolist() == [1.0, 1.0]
+def test_anytime_score_is_the_per_budget_score_averaged() -> None:
+    baseline = np.array([[10.0, 1.0, 1.0, 1.0], [10.0, 1.0, 1.0, 1.0]])
+    runs = np.array([[10.0, 0.1, 0.1, 0.01], [10.0, 0.1, 0.1, 0.01]])
+    assert stats.anytime_score(runs, baseline) == pytest.approx((0 - 1 - 1 - 2) / 4)
+    assert stats.anytime_score(baseline, baseline) == 0.0
 
 
 def test_evaluations_to_reach_a_target() -> None:
@@ -216,8 +222,8 @@ def test_analysis_of_constructed_cells() -> None:
     result = analysis.analyze_objective("o", cells, 0.0, "rand", target_level=1.0)
     rows = {r.backend: r for r in result.rows}
     assert result.best_backend == "good"
-    assert rows["good"].score == pytest.approx(1.0 / 5.0)
-    assert rows["rand"].score == 1.0
+    assert rows["good"].score == pytest.approx(np.log10(1.0 / 5.0))
+    assert rows["rand"].score == 0.0
     assert rows["good"].p_vs_baseline < 0.01 and rows["same"].p_vs_baseline > 0.3
     assert rows["same"].p_vs_best < 0.01 and math.isnan(rows["good"].p_vs_best)
     assert rows["good"].evals_to_target == 3 and rows["good"].target_hit_fraction == 1.0
@@ -246,7 +252,7 @@ def test_command_writes_every_file_and_skips_on_rerun(
     runs = sorted(out.glob("runs/*/*/run-*.json"))
     assert len(runs) == 2 * 2 * 3  # the baseline hyperopt.rand is added
     names = {p.name for p in out.iterdir()}
-    assert {"summary.md", "summary.csv", "ranking.csv", "ecdf.png"} <= names
+    assert {"summary.md", "summary.csv", "ranking.csv", "ecdf.png", "cd.png", "index.html"} <= names
     assert {"convergence_toy.sin.png", "convergence_synthetic.branin.png"} <= names
     rows = (out / "summary.csv").read_text().splitlines()
     assert len(rows) == 1 + 4 and rows[0].startswith("objective,backend,runs,regret_median")
@@ -311,7 +317,7 @@ def test_a_plugin_objective_is_benchmarked_without_changing_bbopt(tmp_path: Path
     install = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps"]
     install += ["--no-build-isolation", "--target", str(site), str(source)]
     subprocess.run(install, check=True, capture_output=True)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
+    env = {**os.environ, "PYTHONPATH": str(site)}  # benchmarks itself is installed
     command = [sys.executable, "-m", "benchmarks.run", "--objectives", "theirs"]
     command += ["--backends", "hyperopt.rand", "--seeds", "2", "--budget", "6", "--jobs", "2"]
     command += ["--results-dir", str(tmp_path / "results"), "--name", "p", "--no-progress"]
