@@ -128,7 +128,7 @@ def analyze_objective(
     rows, scores = [], {}
     for backend, cell in cells.items():
         final = finals[backend]
-        scores[backend] = stats.median_score_ci(final, finals[baseline])
+        scores[backend] = stats.score_ci(final, finals[baseline])
         to_target = stats.evaluations_to_reach(curves[backend], target)
         rows.append(
             Row(
@@ -245,12 +245,59 @@ def compare(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> Comp
 
 @dataclass(frozen=True)
 class Twin:
-    """Two backends that evaluated the same losses: ``second`` ``shift`` trials later."""
+    """Two backends that evaluated the same losses: ``second`` ``shift`` trials later,
+    on every shared run of each objective in ``objectives``."""
 
     first: str
     second: str
     shift: int
+    objectives: tuple[str, ...]
     runs: int
+
+
+def twins(cells: dict[tuple[str, str], Cell], backends: Sequence[str]) -> list[Twin]:
+    """Pairs of backends whose runs of equal run index hold the same losses, up to a shift.
+
+    ``bbopt.sobol`` and ``optuna.qmc`` are one on box spaces: the same Sobol' points,
+    one trial apart. Checked per objective: a pair is a twin there when all their
+    shared runs agree.
+    """
+    found: dict[tuple[str, str, int], tuple[list[str], int]] = {}
+    objectives = sorted({objective for objective, _ in cells})
+    for i, first in enumerate(backends):
+        for second in backends[i + 1 :]:
+            for objective in objectives:
+                pair = (cells.get((objective, first)), cells.get((objective, second)))
+                if pair[0] is None or pair[1] is None:
+                    continue
+                match = _shift_of(pair[0], pair[1])
+                if match is None:
+                    continue
+                shift, swapped, runs = match
+                key = (second, first, shift) if swapped else (first, second, shift)
+                names, count = found.get(key, ([], 0))
+                found[key] = ([*names, objective], count + runs)
+    return [Twin(a, b, s, tuple(names), runs) for (a, b, s), (names, runs) in found.items()]
+
+
+def twins_on(found: Sequence[Twin], objectives: Sequence[str]) -> list[Twin]:
+    """The twins that hold on every one of ``objectives``."""
+    return [t for t in found if objectives and set(objectives) <= set(t.objectives)]
+
+
+def _shift_of(a: Cell, b: Cell) -> tuple[int, bool, int] | None:
+    """(shift, whether a is the later one, shared runs) when a and b agree; else None."""
+    shared = sorted(set(a.run_indices) & set(b.run_indices))
+    if not shared:
+        return None
+    rows_a = a.losses[[a.run_indices.index(k) for k in shared]]
+    rows_b = b.losses[[b.run_indices.index(k) for k in shared]]
+    for shift in range(MAX_SHIFT + 1):
+        if _shifted_equal(rows_a, rows_b, shift):
+            return shift, False, len(shared)
+        if shift and _shifted_equal(rows_b, rows_a, shift):
+            return shift, True, len(shared)
+    return None
 
 
 def _shifted_equal(a: np.ndarray, b: np.ndarray, shift: int) -> bool:
@@ -259,46 +306,6 @@ def _shifted_equal(a: np.ndarray, b: np.ndarray, shift: int) -> bool:
     if n < max(2, shift + 1):
         return False
     return bool(np.array_equal(a[..., :n], b[..., shift:], equal_nan=True))
-
-
-def twins(cells: dict[tuple[str, str], Cell], backends: Sequence[str]) -> list[Twin]:
-    """Pairs of backends whose runs of equal run index hold the same losses, up to a shift.
-
-    ``bbopt.sobol`` and ``optuna.qmc`` are one: the same Sobol' points, one trial apart.
-    A pair counts only when it shares at least one run and agrees on every shared run.
-    """
-    found = []
-    for i, first in enumerate(backends):
-        for second in backends[i + 1 :]:
-            for shift, (a, b) in _shifts(first, second):
-                matched = _agreeing_runs(cells, a, b, shift)
-                if matched:
-                    found.append(Twin(a, b, shift, matched))
-                    break
-    return found
-
-
-def _shifts(first: str, second: str) -> list[tuple[int, tuple[str, str]]]:
-    pairs = [(0, (first, second))]
-    for shift in range(1, MAX_SHIFT + 1):
-        pairs += [(shift, (first, second)), (shift, (second, first))]
-    return pairs
-
-
-def _agreeing_runs(cells: dict[tuple[str, str], Cell], a: str, b: str, shift: int) -> int:
-    """How many shared runs of a and b agree with b ``shift`` trials later; 0 if any differs."""
-    matched = 0
-    for (objective, backend), cell in cells.items():
-        other = cells.get((objective, b)) if backend == a else None
-        if other is None:
-            continue
-        shared = sorted(set(cell.run_indices) & set(other.run_indices))
-        rows_a = cell.losses[[cell.run_indices.index(k) for k in shared]]
-        rows_b = other.losses[[other.run_indices.index(k) for k in shared]]
-        if not _shifted_equal(rows_a, rows_b, shift):
-            return 0
-        matched += len(shared)
-    return matched
 
 
 def _has(result: ObjectiveResult, backend: str) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import cocodata, stats
-from benchmarks.analysis import ObjectiveResult, Twin
+from benchmarks.analysis import ObjectiveResult, Twin, twins_on
 from benchmarks.grid import safe_name
 
 LINE_STYLES = ("-", "--", ":", "-.")
@@ -267,12 +267,19 @@ def write_figures(
     for old in [*folder.glob("convergence_*.png"), *folder.glob("ecdf_bbob_d*.png")]:
         old.unlink()
     paths = [
-        convergence(r, backends, folder / f"convergence_{safe_name(r.objective)}.png", twins)
+        convergence(
+            r,
+            backends,
+            folder / f"convergence_{safe_name(r.objective)}.png",
+            twins_on(twins, [r.objective]),
+        )
         for r in results
     ]
-    paths.append(ecdf(results, backends, folder / "ecdf.png", twins))
+    everywhere = twins_on(twins, [r.objective for r in results])
+    paths.append(ecdf(results, backends, folder / "ecdf.png", everywhere))
     dimensions = sorted({d for r in results if (d := cocodata.dimension_of(r.objective))})
     for dimension in dimensions:
+        chosen = [r.objective for r in results if cocodata.dimension_of(r.objective) == dimension]
         path = folder / f"ecdf_bbob_d{dimension:02d}.png"
-        paths.append(ecdf_bbob(results, backends, dimension, path, twins))
+        paths.append(ecdf_bbob(results, backends, dimension, path, twins_on(twins, chosen)))
     return paths

@@ -16,6 +16,8 @@ from benchmarks import stats
 from benchmarks.analysis import ALPHA, Comparison, ObjectiveResult, OverallRow, Row, Twin
 from benchmarks.cd_diagram import caption
 
+FEW_SEEDS = 10  # below this, bootstrap intervals over seeds are clearly too narrow
+
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -177,6 +179,13 @@ def caveats(
             f"{smallest:.3g}), so {len(untestable)} backend x objective tests are not run "
             f"(shown as -); use --seeds {stats.seeds_to_reach(ALPHA)} or more"
         )
+    seeds = min((row.runs for result in results for row in result.rows), default=0)
+    if 0 < seeds < FEW_SEEDS:
+        notes.append(
+            f"score intervals are bootstrap intervals over {seeds} seeds: with fewer than "
+            f"{FEW_SEEDS} they are too narrow (a 95% interval covers the truth about 80% of "
+            "the time with 3 seeds, 91% with 10); read them as rough"
+        )
     if comparison.objectives and not comparison.reachable:
         notes.append(
             f"across objectives: with {comparison.objectives} objectives and "
@@ -185,9 +194,15 @@ def caveats(
         )
     for twin in twins:
         later = f" ({twin.second} {twin.shift} trial(s) later)" if twin.shift else ""
+        where = (
+            f"all {len(twin.objectives)} objectives"
+            if len(twin.objectives) == len(results)
+            else f"{len(twin.objectives)} of {len(results)} objectives "
+            f"({', '.join(twin.objectives[:3])}{', ...' if len(twin.objectives) > 3 else ''})"
+        )
         notes.append(
-            f"{twin.first} and {twin.second} evaluated the same losses on all {twin.runs} "
-            f"shared runs{later}: one search under two names, their lines overlap"
+            f"{twin.first} and {twin.second} evaluated the same losses on {where}, "
+            f"{twin.runs} runs{later}: one search under two names there, their lines overlap"
         )
     return notes
 

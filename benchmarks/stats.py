@@ -6,13 +6,13 @@ Conventions (runs x evaluations arrays, one row per seed):
   minus f*, floored at 0. Failed trials never improve the best; before the first
   success (and for f* rounding) the regret is that of the worst loss seen on the
   objective, so curves are finite.
-- *score* of a run: log10(its regret / the random-search baseline's median regret),
-  clipped to [-SCORE_CLIP, SCORE_CLIP] decades. 0 = what random search typically
-  reaches, -1 = ten times lower regret, -2 = a hundred times lower or the optimum.
-  The score of a backend on an objective is the median over its runs; across
-  objectives scores are averaged (docs/benchmarks.md says why this score).
-- *anytime score*: the score at every evaluation t (runs at t against the
-  baseline's median regret at t), averaged over t = 1..budget: early progress counts.
+- *score* on an objective: log10(a run's final regret / a random-search baseline
+  run's final regret), clipped to [-SCORE_CLIP, SCORE_CLIP] decades, averaged over
+  every (run, baseline run) pair. 0 = random search, -1 = ten times lower regret,
+  -2 = a hundred times lower or the optimum. Across objectives scores are averaged
+  (docs/benchmarks.md says why this score).
+- *anytime score*: the same at every evaluation t, averaged over t = 1..budget:
+  early progress counts.
 - *tests*: one-sided Mann-Whitney U on final regrets over seeds, per objective;
   across objectives a Friedman test on ranks and pairwise Wilcoxon signed-rank
   tests on scores with Holm's correction (Demšar 2006).
@@ -53,26 +53,20 @@ def normalizer(baseline_final_regret: np.ndarray) -> float:
     return float(np.median(baseline_final_regret))
 
 
-def _log10(regret: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return np.log10(regret)
+def clipped_log_ratio(regret: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """log10(regret / reference) clipped to [-SCORE_CLIP, SCORE_CLIP], elementwise.
 
-
-def baseline_level(baseline_regret: np.ndarray, axis: int = 0) -> np.ndarray:
-    """The baseline's median log10 regret along ``axis`` (-inf once most runs hit f*)."""
-    return np.asarray(np.median(_log10(baseline_regret), axis=axis))
-
-
-def log_scores(regret: np.ndarray, level: np.ndarray | float) -> np.ndarray:
-    """Clipped log10(regret) - ``level`` (a :func:`baseline_level`), elementwise.
-
-    Regret 0 scores -SCORE_CLIP; when the baseline's median regret is itself 0, a run
-    at the optimum scores 0 (as good as random search) and any other +SCORE_CLIP.
+    Regret 0 against a positive reference is -SCORE_CLIP (the optimum), a positive
+    regret against 0 is +SCORE_CLIP, and 0 against 0 is 0 (both at the optimum).
     """
-    with np.errstate(invalid="ignore"):
-        difference = _log10(regret) - level
-    difference = np.where(np.isnan(difference), 0.0, difference)  # both at the optimum
-    return np.clip(difference, -SCORE_CLIP, SCORE_CLIP)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        difference = np.log10(regret) - np.log10(reference)
+    return np.clip(np.where(np.isnan(difference), 0.0, difference), -SCORE_CLIP, SCORE_CLIP)
+
+
+def pair_scores(final_regret: np.ndarray, baseline_final_regret: np.ndarray) -> np.ndarray:
+    """The n x m matrix of clipped log ratios of every (run, baseline run) pair."""
+    return clipped_log_ratio(final_regret[:, None], baseline_final_regret[None, :])
 
 
 @dataclass(frozen=True)
@@ -91,29 +85,33 @@ class Estimate:
         return cls(value, float(low), float(high), replicates)
 
 
-def median_score(final_regret: np.ndarray, baseline_final_regret: np.ndarray) -> float:
-    """A backend's score on one objective: the median of its runs' scores."""
-    return float(np.median(log_scores(final_regret, baseline_level(baseline_final_regret))))
+def score(final_regret: np.ndarray, baseline_final_regret: np.ndarray) -> float:
+    """A backend's score on one objective: the mean clipped log ratio over all pairs of
+    one of its runs and one baseline run (the baseline scores exactly 0)."""
+    return float(pair_scores(final_regret, baseline_final_regret).mean())
 
 
-def median_score_ci(
+def score_ci(
     final_regret: np.ndarray,
     baseline_final_regret: np.ndarray,
     level: float = 0.95,
     samples: int = BOOTSTRAP_SAMPLES,
     seed: int = BOOTSTRAP_SEED,
 ) -> Estimate:
-    """:func:`median_score` with a percentile-bootstrap interval over seeds.
+    """:func:`score` with a percentile-bootstrap interval over seeds.
 
     Each replicate resamples the backend's runs and the baseline's runs independently
     (with replacement), so the interval includes the uncertainty of the baseline too.
+    A replicate is the mean of the pair matrix over resampled rows and columns, i.e.
+    counts @ pairs @ counts; its bootstrap distribution is centred on the estimate.
     """
+    pairs = pair_scores(final_regret, baseline_final_regret)
+    n, m = pairs.shape
     rng = np.random.default_rng(seed)
-    runs = rng.choice(final_regret, size=(samples, final_regret.size))
-    base = rng.choice(baseline_final_regret, size=(samples, baseline_final_regret.size))
-    replicates = np.median(log_scores(runs, baseline_level(base, axis=1)[:, None]), axis=1)
-    point = median_score(final_regret, baseline_final_regret)
-    return Estimate.from_replicates(point, replicates, level)
+    rows = rng.multinomial(n, np.full(n, 1.0 / n), size=samples)
+    columns = rng.multinomial(m, np.full(m, 1.0 / m), size=samples)
+    replicates = np.einsum("si,ij,sj->s", rows, pairs, columns) / (n * m)
+    return Estimate.from_replicates(float(pairs.mean()), replicates, level)
 
 
 def mean_estimate(estimates: Sequence[Estimate], level: float = 0.95) -> Estimate:
@@ -130,9 +128,10 @@ def mean_estimate(estimates: Sequence[Estimate], level: float = 0.95) -> Estimat
 
 
 def anytime_score(curves: np.ndarray, baseline_curves: np.ndarray) -> float:
-    """The median score over runs at every evaluation t, averaged over t (baseline: 0)."""
-    scores = log_scores(curves, baseline_level(baseline_curves)[None, :])
-    return float(np.mean(np.median(scores, axis=0)))
+    """The score at every evaluation t (runs' regret at t against the baseline's at t),
+    averaged over t = 1..budget (the baseline scores 0)."""
+    pairs = clipped_log_ratio(curves[:, None, :], baseline_curves[None, :, :])
+    return float(pairs.mean())
 
 
 def evaluations_to_reach(curves: np.ndarray, target: float) -> np.ndarray:
