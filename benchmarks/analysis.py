@@ -99,6 +99,7 @@ class OverallRow:
     wins_vs_baseline: int
     tested_vs_baseline: int  # objectives tested against the baseline (enough seeds)
     not_worse_than_best: int
+    tested_vs_best: int  # objectives where it is the best or was tested against it (seeds)
     objectives: int
     suggest_ms: float
     wall_s_total: float
@@ -160,6 +161,28 @@ def analyze_objective(
     return ObjectiveResult(objective, star, f_star is not None, scale, best, rows, curves, scores)
 
 
+def analyze_runs(
+    runs: Sequence[RunData],
+    backends: Sequence[str],
+    objectives: Sequence[str],
+    baseline: str,
+    target_level: float,
+) -> tuple[list[ObjectiveResult], list[str]]:
+    """:func:`analyze_objective` for each objective with baseline runs; notes on the rest."""
+    cells = cells_from_runs(runs)
+    optima = known_optima(runs)
+    results, notes = [], []
+    for objective in objectives:
+        by_backend = {b: cells[(objective, b)] for b in backends if (objective, b) in cells}
+        if baseline not in by_backend:
+            notes.append(f"{objective}: no complete {baseline} runs, left out")
+            continue
+        results.append(
+            analyze_objective(objective, by_backend, optima[objective], baseline, target_level)
+        )
+    return results, notes
+
+
 def complete_results(
     results: Sequence[ObjectiveResult], backends: Sequence[str]
 ) -> list[ObjectiveResult]:
@@ -183,8 +206,13 @@ def overall(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> list
                 _row(result, backend).rank = float(rank)
     table = []
     for i, backend in enumerate(backends):
-        rows = [_row(r, backend) for r in results if _has(r, backend)]
-        score = stats.mean_estimate([r.scores[backend] for r in results if _has(r, backend)])
+        mine = [r for r in results if _has(r, backend)]
+        rows = [_row(r, backend) for r in mine]
+        vs_best = [
+            row for r, row in zip(mine, rows, strict=True)
+            if (r.best_backend == backend and row.testable) or not math.isnan(row.p_vs_best)
+        ]  # fmt: skip
+        score = stats.mean_estimate([r.scores[backend] for r in mine])
         table.append(
             OverallRow(
                 backend=backend,
@@ -194,7 +222,8 @@ def overall(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> list
                 score_high=score.high,
                 wins_vs_baseline=sum(row.p_vs_baseline < ALPHA for row in rows),
                 tested_vs_baseline=sum(not math.isnan(row.p_vs_baseline) for row in rows),
-                not_worse_than_best=sum(not row.p_vs_best < ALPHA for row in rows),
+                not_worse_than_best=sum(not row.p_vs_best < ALPHA for row in vs_best),
+                tested_vs_best=len(vs_best),
                 objectives=len(rows),
                 suggest_ms=stats.nan_median([row.suggest_ms for row in rows]),
                 wall_s_total=float(sum(row.wall_s_total for row in rows)),

@@ -72,11 +72,13 @@ def _evals(row: Row, budget: int) -> str:
     return f"{row.evals_to_target:.0f} ({row.target_hit_fraction:.0%})"
 
 
+def _out_of(count: int, tested: int) -> str:
+    return f"{count}/{tested}" if tested else "n/a"
+
+
 def wins(row: OverallRow, baseline: str) -> str:
     """``wins/tested`` against the baseline; ``n/a`` when no objective had enough seeds."""
-    if row.backend == baseline:
-        return "-"
-    return f"{row.wins_vs_baseline}/{row.tested_vs_baseline}" if row.tested_vs_baseline else "n/a"
+    return "-" if row.backend == baseline else _out_of(row.wins_vs_baseline, row.tested_vs_baseline)
 
 
 def ranking_table(table: Sequence[OverallRow], baseline: str) -> Table:
@@ -99,7 +101,7 @@ def ranking_table(table: Sequence[OverallRow], baseline: str) -> Table:
             fmt(row.mean_rank),
             interval(row.mean_score, row.score_low, row.score_high),
             wins(row, baseline),
-            str(row.not_worse_than_best),
+            _out_of(row.not_worse_than_best, row.tested_vs_best),
             str(row.objectives),
             fmt(row.suggest_ms),
             fmt(row.wall_s_total),
@@ -143,8 +145,8 @@ def objective_caption(result: ObjectiveResult, info: RunInfo) -> str:
     """What f* is, the baseline's level and the best backend of one objective."""
     source = "known" if result.f_star_known else "best found by any run"
     return (
-        f"f* = {result.f_star:.10g} ({source}); score 0 = {info.baseline}'s median final "
-        f"regret {fmt(result.scale)}; target regret {fmt(result.scale * info.target_level)}; "
+        f"f* = {result.f_star:.10g} ({source}); {info.baseline}'s median final regret "
+        f"{fmt(result.scale)}; target regret {fmt(result.scale * info.target_level)}; "
         f"best: {result.best_backend}"
     )
 
@@ -211,12 +213,12 @@ def how_to_read(info: RunInfo) -> str:
     """One paragraph on every column."""
     return (
         "How to read: *final regret* = best loss after the budget minus f* (lower is "
-        "better). *score* = log10(final regret / "
-        f"{info.baseline}'s median final regret), clipped to +-{stats.SCORE_CLIP:g}: 0 = "
-        "random search, -1 = ten times lower regret, -2 = a hundred times lower or the "
-        "optimum, +1 = ten times worse; median over seeds with a 95% bootstrap interval; "
-        "*mean score* averages it over objectives (interval over seeds). *anytime score* "
-        "= the score at every evaluation t (against the baseline at t), averaged over t: "
+        "better). *score* = log10(a run's final regret / a "
+        f"{info.baseline} run's final regret), clipped to +-{stats.SCORE_CLIP:g} and "
+        "averaged over all pairs of runs: 0 = random search, -1 = ten times lower regret, "
+        "-2 = a hundred times lower or the optimum, +1 = ten times worse; with a 95% "
+        "bootstrap interval over seeds; *mean score* averages it over objectives. "
+        "*anytime score* = the score at every evaluation t, averaged over t: "
         "early progress counts. *evals to target* = median first evaluation whose regret "
         f"is <= {info.target_level:g} x the baseline's median final regret, with the "
         "fraction of seeds that got there. *suggest ms* = median optimizer time per trial "

@@ -282,30 +282,6 @@ def _with_baseline(backends: list[str], baseline: str, notes: list[str]) -> list
     return [*backends, baseline]
 
 
-def analyze(
-    runs: Sequence[RunData],
-    backends: Sequence[str],
-    objectives: Sequence[str],
-    baseline: str,
-    target_level: float,
-) -> tuple[list[analysis.ObjectiveResult], list[str]]:
-    """Per-objective results from the runs; objectives without baseline runs are left out."""
-    cells = analysis.cells_from_runs(runs)
-    optima = analysis.known_optima(runs)
-    results, notes = [], []
-    for objective in objectives:
-        by_backend = {b: cells[(objective, b)] for b in backends if (objective, b) in cells}
-        if baseline not in by_backend:
-            notes.append(f"{objective}: no complete {baseline} runs, left out")
-            continue
-        results.append(
-            analysis.analyze_objective(
-                objective, by_backend, optima[objective], baseline, target_level
-            )
-        )
-    return results, notes
-
-
 def publish(
     folder: Path,
     runs: Sequence[RunData],
@@ -315,7 +291,9 @@ def publish(
     with_figures: bool = True,
 ) -> tuple[list[analysis.OverallRow], analysis.Comparison]:
     """Analyze ``runs`` and write every output: tables, figures, COCO data, index.html."""
-    results, notes = analyze(runs, backends, objectives, info.baseline, info.target_level)
+    results, notes = analysis.analyze_runs(
+        runs, backends, objectives, info.baseline, info.target_level
+    )
     table = analysis.overall(results, backends)
     comparison = analysis.compare(results, backends)
     twins = analysis.twins(analysis.cells_from_runs(runs), backends)

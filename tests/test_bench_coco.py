@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import bbopt
-from benchmarks import coco, cocodata, figures, stats
-from benchmarks.run import analyze, main
+from benchmarks import analysis, coco, cocodata, figures, stats
+from benchmarks.run import main
 from benchmarks.rundata import RunData
 
 cocoex = pytest.importorskip("cocoex")
@@ -92,7 +92,7 @@ def test_written_files_read_by_cocopp_equal_those_of_coco_observer(tmp_path: Pat
 def test_bbob_ecdf_uses_coco_targets_and_agrees_with_cocopp(tmp_path: Path) -> None:
     runs = run_and_observe(tmp_path / "observer")
     cocodata.write_data(tmp_path / "data", runs, "test")
-    results, _ = analyze(runs, list(BACKENDS), list(PROBLEMS), "bbopt.random", 1.0)
+    results, _ = analysis.analyze_runs(runs, list(BACKENDS), list(PROBLEMS), "bbopt.random", 1.0)
     assert stats.COCO_TARGETS[0] == 100 and stats.COCO_TARGETS[-1] == pytest.approx(1e-8)
     assert len(stats.COCO_TARGETS) == 51
     from_cocopp = coco.reached_within_budget(tmp_path / "data")

@@ -16,7 +16,7 @@ import pytest
 import bbopt
 from benchmarks import analysis, cd_diagram, figures, page, report, stats
 from benchmarks.folders import QUICK_NAME, Selection, results_name
-from benchmarks.run import analyze, main
+from benchmarks.run import main
 from benchmarks.rundata import RunData
 
 
@@ -30,7 +30,7 @@ def runs_of(backend: str, objective: str, finals: Sequence[float], start: float 
 
 def verdict(runs: list[RunData], backends: list[str], baseline: str = "rand"):
     objectives = sorted({r.objective for r in runs})
-    results, _ = analyze(runs, backends, objectives, baseline, 1.0)
+    results, _ = analysis.analyze_runs(runs, backends, objectives, baseline, 1.0)
     return results, analysis.overall(results, backends), analysis.compare(results, backends)
 
 
@@ -95,12 +95,16 @@ def test_per_objective_tests_say_when_the_seeds_cannot_reach_alpha() -> None:
     notes = report.caveats(results, comparison, [])
     assert any("cannot reach p < 0.05" in n and "--seeds 4" in n for n in notes)
     assert report.wins(next(r for r in table if r.backend == "x"), "rand") == "n/a"
+    cells = {row[1]: row for row in report.ranking_table(table, "rand").rows}
+    assert cells["x"][5] == "n/a" and cells["rand"][5] == "n/a"  # not worse than best
     four = runs_of("rand", "o", [5.0, 6.0, 7.0, 8.0]) + runs_of("x", "o", [0.1, 0.2, 0.3, 0.4])
     results, table, comparison = verdict(four, ["rand", "x"])
     row = next(r for r in results[0].rows if r.backend == "x")
     assert row.testable and row.p_vs_baseline < 0.05
     assert not any("Mann-Whitney" in n for n in report.caveats(results, comparison, []))
     assert report.wins(next(r for r in table if r.backend == "x"), "rand") == "1/1"
+    cells = {row[1]: row for row in report.ranking_table(table, "rand").rows}
+    assert cells["x"][5] == "1/1" and cells["rand"][5] == "0/1"
 
 
 def test_small_samples_with_ties_never_claim_more_than_the_exact_test() -> None:
@@ -231,7 +235,7 @@ def test_identical_backends_are_detected_and_said() -> None:
     assert labels["optuna.qmc"] == "optuna.qmc (= bbopt.sobol, 1 trial later)"
     styles = figures.line_styles(backends, twins)
     assert styles["optuna.qmc"]["linestyle"] != styles["bbopt.sobol"]["linestyle"]
-    results, _ = analyze(runs, backends, objectives, "hyperopt.rand", 1.0)
+    results, _ = analysis.analyze_runs(runs, backends, objectives, "hyperopt.rand", 1.0)
     notes = report.caveats(results, analysis.compare(results, backends), twins)
     assert any(
         "bbopt.sobol and optuna.qmc evaluated the same losses on 1 of 2 objectives "
