@@ -283,6 +283,11 @@ class Twin:
     objectives: tuple[str, ...]
     runs: int
 
+    @property
+    def lag(self) -> str:
+        """``1 trial later``, ``2 trials later``, or empty for no shift."""
+        return f"{self.shift} trial{'s' if self.shift > 1 else ''} later" if self.shift else ""
+
 
 def twins(cells: dict[tuple[str, str], Cell], backends: Sequence[str]) -> list[Twin]:
     """Pairs of backends whose runs of equal run index hold the same losses, up to a shift.

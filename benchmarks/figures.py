@@ -60,8 +60,7 @@ def labels(backends: Sequence[str], twins: Sequence[Twin] = ()) -> dict[str, str
     names = {b: b for b in backends}
     for twin in twins:
         if twin.second in names:
-            plural = "s" if twin.shift > 1 else ""
-            later = f", {twin.shift} trial{plural} later" if twin.shift else ""
+            later = f", {twin.lag}" if twin.shift else ""
             names[twin.second] = f"{twin.second} (= {twin.first}{later})"
     return names
 

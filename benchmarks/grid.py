@@ -1,13 +1,16 @@
 """What to run: backend and objective selection, seed derivation, one RunSpec per run.
 
-Seeds: run ``k`` (0-based) of every backend on every objective uses
-``derive_seed(master_seed, k)``, i.e.
-``numpy.random.SeedSequence(master_seed, spawn_key=(k,)).generate_state(1)[0]``.
-Backend and objective do not enter: all backends share the seed of run ``k``
+Seeds: run ``k`` (0-based) of every backend on objective ``o`` uses
+``derive_seed(master_seed, k, o)``, the first word of numpy's
+``SeedSequence(master_seed, spawn_key=(k, zlib.crc32(o.encode()))).generate_state(1)``.
+The backend does not enter: all backends share the seed of run ``k`` on an objective
 (common random numbers), so e.g. hyperopt.tpe's random start-up trials equal
-hyperopt.rand's first trials and differences come from the algorithms alone.
+hyperopt.rand's first trials and differences come from the algorithms alone. The
+objective does: with one seed for all objectives, a random search evaluates the same
+points everywhere, a lucky seed wins on every objective, and the tests across
+objectives (which take objectives as independent) see a difference that is not there.
 A single run is re-done alone with
-``bbopt.minimize(objective, backend=b, max_evals=budget, seed=derive_seed(master, k))``.
+``bbopt.minimize(o, backend=b, max_evals=budget, seed=derive_seed(master, k, o))``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,12 +38,12 @@ class SelectionError(BBoptError, LookupError):
     """An ``--objectives`` entry that selects nothing (a usage error)."""
 
 
-def derive_seed(master_seed: int, run_index: int) -> int:
-    """The seed of run ``run_index`` (any backend, any objective) under ``master_seed``."""
+def derive_seed(master_seed: int, run_index: int, objective: str) -> int:
+    """The seed of run ``run_index`` of any backend on ``objective`` under ``master_seed``."""
     if master_seed < 0 or run_index < 0:
         raise ValueError("master seed and run index must be >= 0")
-    state = np.random.SeedSequence(master_seed, spawn_key=(run_index,)).generate_state(1)
-    return int(state[0])
+    key = (run_index, zlib.crc32(objective.encode()))
+    return int(np.random.SeedSequence(master_seed, spawn_key=key).generate_state(1)[0])
 
 
 @dataclass(frozen=True)
@@ -76,9 +80,8 @@ def build_grid(
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
     if budget < 1:
         raise ValueError(f"--budget must be >= 1, got {budget}")
-    run_seeds = [derive_seed(master_seed, k) for k in range(seeds)]
     return [
-        RunSpec(b, o, k, run_seeds[k], budget, run_path(folder, b, o, k))
+        RunSpec(b, o, k, derive_seed(master_seed, k, o), budget, run_path(folder, b, o, k))
         for o in objectives
         for b in backends
         for k in range(seeds)

@@ -56,6 +56,7 @@ def interval(value: float, low: float, high: float) -> str:
     """``value [low, high]``, two decimals (scores are in decades)."""
     if math.isnan(value):
         return "-"
+    low, value, high = (round(x, 2) + 0.0 for x in (low, value, high))  # no "-0.00"
     return f"{value:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 
@@ -195,7 +196,7 @@ def caveats(
             f"p < {ALPHA}; add objectives"
         )
     for twin in twins:
-        later = f" ({twin.second} {twin.shift} trial(s) later)" if twin.shift else ""
+        later = f" ({twin.second} {twin.lag})" if twin.shift else ""
         where = (
             f"all {len(twin.objectives)} objectives"
             if len(twin.objectives) == len(results)

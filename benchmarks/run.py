@@ -124,7 +124,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "objectives and backends it registers can be chosen; repeatable",
     )
     add("--seeds", type=_natural, default=10, help="runs per (backend, objective); %(default)s")
-    add("--master-seed", type=int, default=0, help="run k uses derive_seed(master, k)")
+    add(
+        "--master-seed",
+        type=int,
+        default=0,
+        help="run k on objective o uses derive_seed(master, k, o)",
+    )
     add("--budget", type=_natural, default=100, help="evaluations per run; %(default)s")
     add(
         "--jobs",

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from benchmarks.run import main
 
 def spec(folder: Path, backend: str = "hyperopt.tpe", budget: int = 24, k: int = 0) -> RunSpec:
     (one,) = build_grid(folder, [backend], ["toy.sin"], 1, master_seed=7, budget=budget)
-    return RunSpec(backend, "toy.sin", k, derive_seed(7, k), budget, one.path)
+    return RunSpec(backend, "toy.sin", k, derive_seed(7, k, "toy.sin"), budget, one.path)
 
 
 def losses(path: Path) -> list[float | None]:
@@ -48,22 +49,27 @@ def losses(path: Path) -> list[float | None]:
 
 
 def test_derived_seeds_follow_the_documented_formula() -> None:
-    seeds = [derive_seed(3, k) for k in range(50)]
+    seeds = [derive_seed(3, k, "o1") for k in range(50)]
     assert len(set(seeds)) == 50
-    assert seeds == [derive_seed(3, k) for k in range(50)]
-    expected = np.random.SeedSequence(3, spawn_key=(4,)).generate_state(1)[0]
-    assert seeds[4] == int(expected)
-    assert derive_seed(4, 0) != derive_seed(3, 0)
+    assert seeds == [derive_seed(3, k, "o1") for k in range(50)]
+    key = (4, zlib.crc32(b"o1"))
+    assert seeds[4] == int(np.random.SeedSequence(3, spawn_key=key).generate_state(1)[0])
+    assert derive_seed(4, 0, "o1") != derive_seed(3, 0, "o1")
     grid = build_grid(Path("r"), ["a", "b"], ["o1", "o2"], 3, master_seed=3, budget=5)
     assert len(grid) == 12
-    assert {s.seed for s in grid if s.run_index == 2} == {seeds[2]}  # shared by a, b, o1, o2
+    on_o1 = {s.seed for s in grid if s.run_index == 2 and s.objective == "o1"}
+    assert on_o1 == {seeds[2]}  # shared by backends a and b: common random numbers
+    on_o2 = {s.seed for s in grid if s.run_index == 2 and s.objective == "o2"}
+    assert len(on_o2) == 1 and on_o2 != on_o1  # objectives are independent blocks
     assert len({s.path for s in grid}) == 12
 
 
 def test_a_single_run_is_redone_alone_with_minimize(tmp_path: Path) -> None:
     run = spec(tmp_path, budget=25, k=3)
     execute(run)
-    alone = bbopt.minimize("toy.sin", backend="hyperopt.tpe", max_evals=25, seed=derive_seed(7, 3))
+    alone = bbopt.minimize(
+        "toy.sin", backend="hyperopt.tpe", max_evals=25, seed=derive_seed(7, 3, "toy.sin")
+    )
     assert losses(run.path) == alone.losses
 
 
