@@ -110,11 +110,15 @@ def minimize(
             type(backend_obj).__module__.partition(".")[0], backend_name.partition(".")[0]
         ),
     )
-    study_obj = Study.open(store, wanted)
-    runner = TrialRunner(objective, compiled, backend_obj, study_obj, callbacks or ())
-    warm = runner.resume(warm)
-    if execution is None:
-        run_serial(runner, rules, warm, progress)
-    else:
-        run_parallel(runner, rules, warm, progress, execution)
+    try:
+        study_obj = Study.open(store, wanted)
+        runner = TrialRunner(objective, compiled, backend_obj, study_obj, callbacks or ())
+        warm = runner.resume(warm)
+        if execution is None:
+            run_serial(runner, rules, warm, progress)
+        else:
+            run_parallel(runner, rules, warm, progress, execution)
+    finally:
+        if store is not storage:  # opened here from a path: close it (reopened on use)
+            store.close()
     return study_obj

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bbopt.errors import MissingDependencyError
-from bbopt.space import Choice, Distribution, Space, Transform
+from bbopt.space import Choice, Distribution, Transform
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -87,7 +87,7 @@ def plot_params(study: Study, path: str | Path | None = None) -> Figure:
     option (constant options are named by their value). Saved as PNG when ``path`` is
     given. A study read without its objective draws from the stored description of
     its space (data only)."""
-    space = study.space if study.space is not None else Space.from_json(study.record.space)
+    space = study.described_space()
     labels = space.labels
     columns = min(3, max(1, len(labels)))
     rows = max(1, math.ceil(len(labels) / columns))

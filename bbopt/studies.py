@@ -29,19 +29,24 @@ def load_study(name: str, storage: StorageLike, objective: Any = None) -> Study:
     trial whose process has ended shows as abandoned.
     """
     store = existing_storage(storage)
-    record = store.get_study(name)
-    if record is None:
-        raise UnknownNameError("study", name, store.study_names())
-    study = Study(
-        name,
-        _live_space(record, objective),
-        objective=record.objective,
-        backend=record.backend,
-        backend_options=record.backend_options,
-        seed=record.seed,
-        storage=store,
-    )
-    study.attach(record)
+    try:
+        record = store.get_study(name)
+        if record is None:
+            raise UnknownNameError("study", name, store.study_names())
+        study = Study(
+            name,
+            _live_space(record, objective),
+            objective=record.objective,
+            backend=record.backend,
+            backend_options=record.backend_options,
+            seed=record.seed,
+            storage=store,
+        )
+        study.attach(record)
+    except BaseException:
+        if store is not storage:  # opened here: leave nothing open behind an error
+            store.close()
+        raise
     study.show_orphans_as_abandoned()
     return study
 

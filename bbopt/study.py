@@ -22,6 +22,7 @@ from bbopt.storage import (
     DuplicateTrialError,
     InMemoryStorage,
     Storage,
+    StorageContentError,
     StorageError,
     StudyRecord,
 )
@@ -291,6 +292,17 @@ class Study:
         if self.space is not None and isinstance(self.space.tree, Distribution):
             return {self.space.tree.label: params}
         return params
+
+    def described_space(self) -> Space:
+        """The live space, else the stored description of it as an inert Space (data only:
+        its transforms are never imported or called); StorageContentError if the stored
+        description is not one."""
+        if self.space is not None:
+            return self.space
+        try:
+            return Space.from_json(self.record.space)
+        except ValueError as exc:
+            raise StorageContentError(f"study {self.name!r}: field 'space': {exc}") from None
 
     def shown_params(self, trial: Trial) -> Any:
         """A trial's parameters for display: the stored nested ones when it has them, else

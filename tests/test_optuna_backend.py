@@ -122,3 +122,15 @@ def test_missing_package_names_the_extra(
     monkeypatch.setitem(sys.modules, missing, None)  # makes `import missing` fail
     with pytest.raises(MissingDependencyError, match=rf"pip install 'bbopt\[{extra}\]'"):
         create_backend(backend, FLAT_SPACE, 0)
+
+
+def test_a_backend_leaves_optunas_log_level_as_the_user_set_it() -> None:
+    before = optuna.logging.get_verbosity()
+    try:
+        optuna.logging.set_verbosity(optuna.logging.DEBUG)
+        backend = create_backend("optuna.tpe", FLAT_SPACE, 0)
+        (suggestion,) = backend.ask(1)
+        backend.tell(Observation(suggestion.flat_params, 1.0, suggestion=suggestion))
+        assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
+    finally:
+        optuna.logging.set_verbosity(before)

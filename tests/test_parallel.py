@@ -247,9 +247,8 @@ def test_the_command_line_runs_trials_in_workers(capsys: Any) -> None:
 def test_the_command_line_refuses_bad_parallel_settings(capsys: Any) -> None:
     from bbopt.cli import main
 
-    with pytest.raises(SystemExit) as exit_info:
-        main(["run", "toy.sin", "--executor", "threads"])
-    assert exit_info.value.code == 2 and "unknown executor 'threads'" in capsys.readouterr().err
+    assert main(["run", "toy.sin", "--executor", "threads"]) == 2
+    assert "unknown executor 'threads'" in capsys.readouterr().err
     assert main(["run", "toy.sin", "--trial-timeout", "5"]) == 2
     assert "trial_timeout needs trials in worker processes" in capsys.readouterr().err
 

@@ -101,14 +101,18 @@ def load_objective(objective: bytes, token: str) -> tuple[Objective, Space]:
 
 
 def run_task(task: Task) -> Outcome:
-    """Evaluate one trial in this worker (objective errors become failed Results)."""
+    """Evaluate one trial in this worker. Whatever the objective raises becomes a failed
+    Result holding its type name, message and traceback as text, so nothing of the
+    user's (an exception class defined in ``__main__``, say) has to be pickled back."""
     if _started is not None:
         _started.put((task.tid, os.getpid()))
     started = time.perf_counter()
+    params = None
     try:
         objective, space = load_objective(task.objective, task.token)
-    except Exception as exc:
+        params, result = evaluate_point(objective, space, task.flat_params)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # e.g. a BaseException subclass that evaluate_point lets by
         result = Result.from_exception(exc)
-        return Outcome(None, result, time.perf_counter() - started, worker_name())
-    params, result = evaluate_point(objective, space, task.flat_params)
     return Outcome(params, result, time.perf_counter() - started, worker_name())

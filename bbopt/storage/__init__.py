@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import os
 
-from bbopt.storage.base import DuplicateTrialError, Storage, StorageError, StudyRecord
+from bbopt.storage.base import (
+    DuplicateTrialError,
+    Storage,
+    StorageContentError,
+    StorageError,
+    StudyRecord,
+)
 from bbopt.storage.memory import InMemoryStorage
 from bbopt.storage.sqlite import SQLiteStorage
 
@@ -20,6 +26,7 @@ __all__ = [
     "InMemoryStorage",
     "SQLiteStorage",
     "Storage",
+    "StorageContentError",
     "StorageError",
     "StorageLike",
     "StudyRecord",

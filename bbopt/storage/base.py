@@ -30,6 +30,11 @@ class StorageError(BBoptError):
     its stored record."""
 
 
+class StorageContentError(StorageError):
+    """Stored content that is not what bbopt writes (a damaged or crafted record); the
+    message names the study, the trial and the field."""
+
+
 class DuplicateTrialError(StorageError):
     """A second re-run of the same abandoned trial (another process queued it first)."""
 
@@ -74,7 +79,7 @@ class StudyRecord:
     def from_dict(cls, data: Any) -> StudyRecord:
         """A record from :meth:`to_dict`'s output; StorageError naming the bad field."""
         if not isinstance(data, dict):
-            raise StorageError("a study record is not an object")
+            raise StorageContentError("a study record is not an object")
         name = data.get("name")
         checks: dict[str, Any] = {
             "name": str,
@@ -88,18 +93,22 @@ class StudyRecord:
         }
         for key, kind in checks.items():
             if not isinstance(data.get(key), kind):
-                raise StorageError(
+                raise StorageContentError(
                     f"study {name!r}: field {key!r} is missing or not a {kind.__name__}"
                 )
         seed, f_star = data.get("seed"), data.get("f_star")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise StorageError(f"study {name!r}: field 'seed' is not an integer: {seed!r:.40}")
+            raise StorageContentError(
+                f"study {name!r}: field 'seed' is not an integer: {seed!r:.40}"
+            )
         if f_star is not None and not (
             isinstance(f_star, (int, float))
             and not isinstance(f_star, bool)
             and math.isfinite(f_star)
         ):
-            raise StorageError(f"study {name!r}: field 'f_star' is not a number: {f_star!r:.40}")
+            raise StorageContentError(
+                f"study {name!r}: field 'f_star' is not a number: {f_star!r:.40}"
+            )
         fields: dict[str, Any] = {key: data.get(key) for key in cls.__dataclass_fields__}
         return cls(**fields)
 

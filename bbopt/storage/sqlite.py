@@ -26,7 +26,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bbopt.storage.base import DuplicateTrialError, Storage, StorageError, StudyRecord
+from bbopt.storage.base import (
+    DuplicateTrialError,
+    Storage,
+    StorageContentError,
+    StorageError,
+    StudyRecord,
+)
 from bbopt.trial import Trial, TrialRecordError, TrialState
 
 T = TypeVar("T")
@@ -313,14 +319,14 @@ class SQLiteStorage(Storage):
                 try:
                     value = json.loads(value)
                 except (TypeError, ValueError):
-                    raise StorageError(
+                    raise StorageContentError(
                         f"{str(self.path)!r}: study {name!r}: field {column!r} is not JSON"
                     ) from None
             data[column] = value
         try:
             return StudyRecord.from_dict(data)
-        except StorageError as exc:
-            raise StorageError(f"{str(self.path)!r}: {exc}") from None
+        except StorageContentError as exc:
+            raise StorageContentError(f"{str(self.path)!r}: {exc}") from None
 
     def study_names(self) -> list[str]:
         if not self._readable():
@@ -398,7 +404,9 @@ class SQLiteStorage(Storage):
                 raise TrialRecordError("record", "is not an object")
             return Trial.from_dict({**data, **dict(zip(_TRIAL_COLUMNS, row[:4], strict=True))})
         except TrialRecordError as exc:
-            raise StorageError(f"{str(self.path)!r}: study {study!r}, trial {tid}: {exc}") from None
+            raise StorageContentError(
+                f"{str(self.path)!r}: study {study!r}, trial {tid}: {exc}"
+            ) from None
 
 
 def _trial_values(trial: Trial) -> tuple[str, float | None, str]:
