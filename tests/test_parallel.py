@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -260,6 +263,109 @@ def test_a_user_executor_runs_the_trials() -> None:
     with ThreadPoolExecutor(2) as pool:
         study = bbopt.minimize(quadratic, SPACE, max_evals=5, seed=0, executor=pool)
     assert [t.loss for t in study.trials] == [quadratic(t.params) for t in study.trials]
+
+
+# A driver script: 4 pool workers, each writes its pid into the folder given, then sleeps.
+DRIVER = """
+import os, sys, time
+from pathlib import Path
+import bbopt
+from bbopt import hp
+
+def slow(x):
+    Path(sys.argv[1], str(os.getpid())).touch()
+    time.sleep(0.5)
+    return x ** 2
+
+if __name__ == "__main__":
+    bbopt.minimize(slow, hp.uniform("x", -1, 1), max_evals=10_000, workers=4, progress=False)
+"""
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``: pid -> command line (Linux /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if entry.name.isdigit() and ppid == pid:
+                found[int(entry.name)] = (entry / "cmdline").read_text().replace("\0", " ")
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (an orphan's reaper may be slow)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def still_running_after(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (alive := [p for p in pids if running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_and_resource_tracker_exit_when_the_driver_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER)
+    started = tmp_path / "pids"
+    started.mkdir()
+    driver = subprocess.Popen([sys.executable, str(script), str(started)])
+    children: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(started.iterdir())) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)  # until all 4 workers run trials
+        children = children_of(driver.pid)
+        workers = {int(p.name) for p in started.iterdir()}
+        assert len(workers) == 4 and workers <= set(children)
+        assert any("resource_tracker" in command for command in children.values())
+        driver.kill()
+        driver.wait()
+        assert still_running_after(list(children), 5.0) == []
+    finally:
+        driver.kill()
+        driver.wait()
+        for pid in children:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+# A parent that starts a child watching it with the portable fallback (no parent-death
+# signal), prints the child's pid once the watch runs, and waits.
+WATCHED_CHILD = (
+    "import os, sys, time; from bbopt.execution.lifeline import watch_parent; "
+    "watch_parent(os.getppid()); print(os.getpid(), flush=True); time.sleep(120)"
+)
+PARENT = (
+    "import subprocess, sys, time; "
+    f"subprocess.Popen([sys.executable, '-c', {WATCHED_CHILD!r}]); time.sleep(120)"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_watchdog_fallback_exits_when_the_parent_dies() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    try:
+        assert running(child)
+        parent.kill()
+        parent.wait()
+        assert still_running_after([child], 5.0) == []
+    finally:
+        parent.kill()
+        parent.wait()
+        if running(child):
+            os.kill(child, signal.SIGKILL)
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from bbopt.execution.lifeline import exit_with_parent
 from bbopt.objective import Objective, evaluate_point, prepare_objective
 from bbopt.optimize import worker_name
 from bbopt.space import Space
@@ -72,9 +73,11 @@ _loaded: tuple[str, Objective, Space] | None = None
 _loading = threading.Lock()
 
 
-def init_pool_worker(started: Any, all_up: Any) -> None:
-    """Process pool initializer: keep the queue of trial starts and the start-up barrier."""
+def init_pool_worker(started: Any, all_up: Any, driver: int) -> None:
+    """Process pool initializer: end with the ``driver`` process, keep the queue of trial
+    starts and the start-up barrier."""
     global _started, _all_up
+    exit_with_parent(driver)
     _started, _all_up = started, all_up
 
 
