@@ -3,13 +3,17 @@ apart (as on several machines), all on 127.0.0.1."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +21,13 @@ import pytest
 
 import bbopt
 from bbopt import hp
+from bbopt.objective import FunctionObjective
 
 distributed = pytest.importorskip("distributed")
 
 pytestmark = pytest.mark.slow
 DASK = str(Path(sys.executable).with_name("dask"))
+SPACE = hp.uniform("x", -5, 5)
 
 
 def free_port() -> int:
@@ -35,22 +41,24 @@ def pid_of(worker: str | None) -> int:
     return int(worker.rsplit(":", 1)[1])
 
 
-@pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    """``dask scheduler`` and ``dask worker`` (2 processes of 1 thread) as separate commands."""
-    address = f"tcp://127.0.0.1:{free_port()}"
-    port = address.rsplit(":", 1)[1]
+@contextmanager
+def dask_cluster(worker_args: list[str]) -> Iterator[str]:
+    """``dask scheduler`` and ``dask worker WORKER_ARGS`` as separate commands on 127.0.0.1;
+    yields the scheduler's address once the worker processes joined."""
+    port = str(free_port())
+    address = f"tcp://127.0.0.1:{port}"
     loopback = ["--host", "127.0.0.1", "--no-dashboard"]
     commands = [
         [DASK, "scheduler", "--port", port, *loopback],
-        [DASK, "worker", address, "--nworkers", "2", "--nthreads", "1", *loopback],
+        [DASK, "worker", address, *worker_args, *loopback],
     ]
     processes = [
         subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in commands
     ]
+    nworkers = int(worker_args[worker_args.index("--nworkers") + 1])
     try:
         with distributed.Client(address, timeout="30s") as client:
-            client.wait_for_workers(2, timeout=60)
+            client.wait_for_workers(nworkers, timeout=60)
         yield address
     finally:
         for process in reversed(processes):
@@ -60,6 +68,20 @@ def scheduler() -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """2 worker processes of 1 thread each."""
+    with dask_cluster(["--nworkers", "2", "--nthreads", "1"]) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def four_threads() -> Iterator[str]:
+    """1 worker process of 4 threads (``dask worker``'s default is one thread per core)."""
+    with dask_cluster(["--nworkers", "1", "--nthreads", "4"]) as address:
+        yield address
 
 
 def timed_quadratic(offset: float) -> Any:
@@ -172,3 +194,104 @@ def test_a_client_is_used_and_left_open(scheduler: str) -> None:
         )
         assert client.submit(sum, [1, 2], pure=False).result() == 3
     assert len(study.ok_trials) == 4
+
+
+# --- one trial at a time per worker process, unless the objective is thread-safe ---
+
+
+def concurrency_probe() -> Any:
+    """An objective that counts the other trials running in its process as it starts (the
+    closure's set is unpickled once per process, so a process's threads share it)."""
+    running: set[int] = set()
+
+    def probe(x: float) -> dict[str, Any]:
+        me = threading.get_ident()
+        running.add(me)
+        others = len(running) - 1
+        started = time.time()
+        time.sleep(0.3)
+        running.discard(me)
+        return {"loss": x**2, "others": others, "t0": started, "t1": time.time()}
+
+    return probe
+
+
+@contextmanager
+def warning_messages() -> Iterator[list[str]]:
+    """The messages of the warnings raised in the block (checked after the behaviour)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        messages: list[str] = []
+        yield messages
+    messages.extend(str(w.message) for w in caught)
+
+
+def max_concurrency(study: Any) -> int:
+    """Most trials running at one instant, from the times the objective recorded."""
+    events = sorted([(t.extras["t0"], 1) for t in study.ok_trials])
+    events = sorted(events + [(t.extras["t1"], -1) for t in study.ok_trials])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_a_threaded_worker_runs_one_trial_at_a_time(four_threads: str) -> None:
+    # workers=4 keeps 4 trials in flight on the one 4-thread process: they must queue.
+    with warning_messages() as messages:
+        study = bbopt.minimize(
+            concurrency_probe(),
+            SPACE,
+            backend="hyperopt.rand",
+            max_evals=8,
+            seed=0,
+            executor=four_threads,
+            workers=4,
+        )
+    assert len(study.ok_trials) == 8
+    assert [t.extras["others"] for t in study.trials] == [0] * 8
+    assert max_concurrency(study) == 1
+    assert all(t.duration < 1.0 for t in study.trials)  # the wait is not the trial's time
+    (unused,) = [m for m in messages if "has 4 threads" in m]
+    assert "not thread-safe" in unused and "--nthreads 1" in unused
+
+
+def test_a_threaded_worker_process_is_one_slot(four_threads: str) -> None:
+    with warning_messages():
+        study = bbopt.minimize(concurrency_probe(), SPACE, max_evals=3, executor=four_threads)
+    # the driver started each trial after the one before it was recorded
+    assert all(b.started_at >= a.finished_at for a, b in itertools.pairwise(study.trials))
+
+
+def test_a_thread_safe_objective_uses_the_threads(four_threads: str) -> None:
+    objective = FunctionObjective(concurrency_probe(), SPACE, thread_safe=True)
+    with warning_messages() as messages:
+        study = bbopt.minimize(
+            objective, backend="hyperopt.rand", max_evals=8, seed=0, executor=four_threads
+        )
+    assert len(study.ok_trials) == 8
+    assert max_concurrency(study) == 4
+    assert max(t.extras["others"] for t in study.trials) == 3
+    assert not [m for m in messages if "threads" in m]
+
+
+@pytest.fixture(scope="module")
+def two_threads() -> Iterator[str]:
+    with dask_cluster(["--nworkers", "1", "--nthreads", "2"]) as address:
+        yield address
+
+
+def test_keras_wine_on_a_two_thread_worker_equals_a_serial_run(two_threads: str) -> None:
+    pytest.importorskip("tensorflow")
+    # Random search asks the same points whatever came back: the serial run re-evaluates
+    # the parallel run's points, in the same order.
+    options: dict[str, Any] = {"backend": "hyperopt.rand", "max_evals": 6, "seed": 0}
+    with warning_messages():  # "has 2 threads": checked above
+        parallel = bbopt.minimize("keras.wine", executor=two_threads, workers=2, **options)
+    serial = bbopt.minimize("keras.wine", **options)
+    assert [t.flat_params for t in parallel.trials] == [t.flat_params for t in serial.trials]
+    assert [(t.status, t.loss) for t in parallel.trials] == [
+        (t.status, t.loss) for t in serial.trials
+    ]
+    assert len({pid_of(t.worker) for t in parallel.trials}) == 1

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 
 import bbopt
 from bbopt import hp
+from bbopt.objective import FunctionObjective
 from bbopt.study import Study
 from bbopt.trial import TrialState
 
@@ -260,9 +262,21 @@ def test_the_command_line_refuses_bad_parallel_settings(capsys: Any) -> None:
 
 
 def test_a_user_executor_runs_the_trials() -> None:
-    with ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(2) as pool, pytest.warns(RuntimeWarning, match="has 2 threads"):
         study = bbopt.minimize(quadratic, SPACE, max_evals=5, seed=0, executor=pool)
     assert [t.loss for t in study.trials] == [quadratic(t.params) for t in study.trials]
+
+
+def test_a_thread_pool_runs_one_trial_at_a_time_unless_the_objective_is_thread_safe() -> None:
+    with ThreadPoolExecutor(3) as pool, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        one_at_a_time = bbopt.minimize(timed_sleep, SPACE, max_evals=6, executor=pool, workers=3)
+        thread_safe = FunctionObjective(timed_sleep, SPACE, thread_safe=True)
+        shared = bbopt.minimize(thread_safe, max_evals=6, executor=pool, workers=3)
+    assert max_concurrency(one_at_a_time) == 1
+    assert max_concurrency(shared) == 3
+    (unused,) = [str(w.message) for w in caught if "threads" in str(w.message)]
+    assert "has 3 threads, but the objective is not thread-safe" in unused
 
 
 # A driver script: 4 pool workers, each writes its pid into the folder given, then sleeps.

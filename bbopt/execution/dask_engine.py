@@ -8,6 +8,10 @@ queued there too), after which the trial fails with Dask's ``KilledWorker``.
 Each result is fetched the moment its task ends: a finished result still held by
 a worker that dies would otherwise be computed again.
 
+A worker process runs one trial at a time (see :mod:`~bbopt.execution.worker`)
+unless the objective is thread-safe, so the trials in flight default to the
+cluster's worker processes, or to its threads for a thread-safe objective.
+
 The workers present at start load and prepare the objective (``Objective.prepare``)
 before the first trial, in their task thread; a worker that joins or restarts later
 does so before its first trial of the run.
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+import warnings
 from concurrent.futures import Future
 from typing import Any
 
@@ -43,7 +48,9 @@ class DaskEngine(Engine):
 
     executor: Any  # distributed's ClientExecutor (its submit takes Client.submit's ``key``)
 
-    def __init__(self, target: Any, workers: int | None, objective: bytes, token: str) -> None:
+    def __init__(
+        self, target: Any, workers: int | None, objective: bytes, token: str, thread_safe: bool
+    ) -> None:
         distributed = _import_distributed()
         started = time.perf_counter()
         self._cluster: Any = None
@@ -66,8 +73,11 @@ class DaskEngine(Engine):
         self._client = client
         # The Client's concurrent.futures view moves each result into its Future on
         # Dask's event loop the moment the task ends.
-        super().__init__(client.get_executor(pure=False), workers or self._cluster_threads())
+        super().__init__(client.get_executor(pure=False), slots=0)  # counted below
         try:
+            self.slots = workers or self._trials_at_once(thread_safe)
+            if not thread_safe:
+                _warn_unused_threads(client.nthreads())
             failures = client.run(_prepare_worker, objective, token).values()
             for failure in filter(None, failures):
                 raise failure
@@ -77,12 +87,13 @@ class DaskEngine(Engine):
         self.startup_seconds = time.perf_counter() - started
         self._run = uuid.uuid4().hex[:8]
 
-    def _cluster_threads(self) -> int:
+    def _trials_at_once(self, thread_safe: bool) -> int:
+        """The cluster's threads for a thread-safe objective, else its worker processes."""
         threads = self._client.nthreads()
         if not threads:
             self._client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
             threads = self._client.nthreads()
-        return sum(threads.values())
+        return sum(threads.values()) if thread_safe else len(threads)
 
     def _key(self, tid: int) -> str:
         return f"bbopt-trial-{self._run}-{tid}"
@@ -117,3 +128,20 @@ async def _prepare_worker(objective: bytes, token: str, dask_worker: Any) -> Exc
     except Exception as exc:
         return exc
     return None
+
+
+def _warn_unused_threads(threads: dict[str, int]) -> None:
+    """Tell the user once that worker processes have threads no trial will use."""
+    threaded = {address: n for address, n in threads.items() if n > 1}
+    if not threaded:
+        return
+    address, n = next(iter(threaded.items()))
+    others = f" and {len(threaded) - 1} more" if len(threaded) > 1 else ""
+    warnings.warn(
+        f"Dask worker {address} has {n} threads{others}, but the objective is not "
+        "thread-safe: bbopt runs one trial at a time per worker process. Start workers "
+        "with one thread each (dask worker ADDRESS --nworkers N --nthreads 1), or set "
+        "thread_safe = True on the objective if its trials can share a process",
+        RuntimeWarning,
+        stacklevel=6,  # minimize's caller
+    )
