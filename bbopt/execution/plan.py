@@ -80,6 +80,7 @@ class Execution:
 
 
 def _warn_one_thread(pool: ThreadPoolExecutor) -> None:
+    """Tell the user that the pool's other threads will not run trials."""
     if pool._max_workers > 1:
         warnings.warn(
             f"the ThreadPoolExecutor has {pool._max_workers} threads, but the objective is not "
