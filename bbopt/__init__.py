@@ -14,7 +14,14 @@ packages are imported only when a backend, objective or plot needs them.
 """
 
 from bbopt import hp, space
-from bbopt.backends import Backend, list_backends, register_backend
+from bbopt.backends import (
+    Backend,
+    Observation,
+    Suggestion,
+    create_backend,
+    list_backends,
+    register_backend,
+)
 from bbopt.errors import BBoptError, NoSuccessfulTrialError, UnknownNameError
 from bbopt.objective import (
     FunctionObjective,
@@ -25,26 +32,35 @@ from bbopt.objective import (
 )
 from bbopt.optimize import minimize
 from bbopt.space import Space, sample, space_eval, transform
-from bbopt.storage import SQLiteStorage, StorageError, list_studies, load_study
+from bbopt.storage import InMemoryStorage, SQLiteStorage, Storage, StorageError
+from bbopt.studies import list_studies, load_study
 from bbopt.study import Study
-from bbopt.trial import Result, Trial, TrialState
+from bbopt.trial import STATUS_FAIL, STATUS_OK, Result, Trial, TrialOrigin, TrialState
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "STATUS_FAIL",
+    "STATUS_OK",
     "BBoptError",
     "Backend",
     "FunctionObjective",
+    "InMemoryStorage",
     "NoSuccessfulTrialError",
     "Objective",
+    "Observation",
     "Result",
     "SQLiteStorage",
     "Space",
+    "Storage",
     "StorageError",
     "Study",
+    "Suggestion",
     "Trial",
+    "TrialOrigin",
     "TrialState",
     "UnknownNameError",
+    "create_backend",
     "get_objective",
     "hp",
     "list_backends",

@@ -20,7 +20,6 @@ from typing import Any
 import bbopt
 from bbopt.errors import BBoptError, UnknownNameError, UnknownOptionError
 from bbopt.study import Study
-from bbopt.trial import Trial
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -242,20 +241,18 @@ def _add_studies(commands: Any) -> None:
 
 
 def _studies(args: argparse.Namespace) -> int:
-    from bbopt.storage import as_storage
-
-    store = as_storage(args.storage)
-    bbopt.list_studies(store)  # fails clearly on a missing or foreign file
+    names = bbopt.list_studies(args.storage)  # fails clearly on a missing or foreign file
     rows = []
-    for info in store.summaries():
-        counts = info["counts"]
-        finished = counts.get("done", 0) + counts.get("failed", 0)
-        best = info["best_loss"]
+    for name in names:
+        study = bbopt.load_study(name, args.storage)
+        counts = study.count_by_state()
+        finished = len(study.finished_trials)
+        best = min((t.loss for t in study.ok_trials if t.loss is not None), default=None)
         rows.append(
             [
-                info["name"],
-                info["objective"],
-                info["backend"],
+                name,
+                study.objective_name,
+                study.backend_name,
                 str(finished),
                 str(sum(counts.values()) - finished),
                 "-" if best is None else f"{best:.6g}",
@@ -295,23 +292,12 @@ def _show(args: argparse.Namespace) -> int:
                 "-" if t.loss is None else f"{t.loss:.6g}",
                 "-" if t.duration is None else f"{t.duration:.3g}s",
                 t.origin,
-                _short(json.dumps(_shown_params(study, t), default=repr)),
+                _short(json.dumps(study.shown_params(t), default=repr)),
             ]
             for t in last
         ]
         print(_table(["tid", "state", "loss", "duration", "origin", "params"], rows))
     return 0
-
-
-def _shown_params(study: Study, trial: Trial) -> Any:
-    """A trial's parameters as values, never choice indices; an unfinished trial has only
-    its flat point, evaluated here (kept flat if a stored transform cannot run here)."""
-    if trial.params is not None:
-        return study.named_params(trial.params)
-    try:
-        return study.named_params(study.space.evaluate(trial.flat_params))
-    except RuntimeError:  # a transform stored as a lambda reloads as a stand-in that raises
-        return trial.flat_params
 
 
 def _print_best(study: Study, required: bool = False) -> None:

@@ -106,7 +106,7 @@ def evaluate_point(objective: Objective, space: Space, flat: dict[str, Any]) -> 
     """
     params = None
     try:
-        params = space.evaluate(flat)
+        params = space.to_params(flat)
         return params, Result.from_value(objective.evaluate(params))
     except Exception as exc:
         return params, Result.from_exception(exc)

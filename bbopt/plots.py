@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bbopt.errors import MissingDependencyError
-from bbopt.space import Choice, Distribution, Transform
+from bbopt.space import Choice, Distribution, Space, Transform
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -85,8 +85,10 @@ def plot_params(study: Study, path: str | Path | None = None) -> Figure:
     """One panel per parameter: loss against its value over the trials where it was
     active. Log-scaled distributions get a log axis; a choice gets one category per
     option (constant options are named by their value). Saved as PNG when ``path`` is
-    given."""
-    labels = study.space.labels
+    given. A study read without its objective draws from the stored description of
+    its space (data only)."""
+    space = study.space if study.space is not None else Space.from_json(study.record.space)
+    labels = space.labels
     columns = min(3, max(1, len(labels)))
     rows = max(1, math.ceil(len(labels) / columns))
     figure = _new_figure(4.2 * columns, 3.2 * rows)
@@ -96,7 +98,7 @@ def plot_params(study: Study, path: str | Path | None = None) -> Figure:
     for index, label in enumerate(labels):
         axes = figure.add_subplot(rows, columns, index + 1)
         active = [t for t in trials if label in t.flat_params]
-        _param_panel(axes, study.space.params[label].dist, active, _failed_height(ok_losses))
+        _param_panel(axes, space.params[label].dist, active, _failed_height(ok_losses))
     return _save(figure, path)
 
 
@@ -108,8 +110,8 @@ def _param_panel(axes: Axes, dist: Distribution, trials: list[Trial], failed_y: 
         names = [_option_name(option, i) for i, option in enumerate(dist.options)]
         axes.set_xticks(range(len(names)), names, rotation=20 if len("".join(names)) > 30 else 0)
         axes.set_xlim(-0.5, len(names) - 0.5)
-    elif dist.log_scale:
-        axes.set_xscale("log")
+    elif dist.scale != "linear":
+        axes.set_xscale(dist.scale)  # matplotlib's "log" and "logit" axes
     if not trials:
         axes.text(0.5, 0.5, "never active", ha="center", va="center", transform=axes.transAxes)
         return

@@ -13,9 +13,9 @@ chosen option; every other parameter as its (quantized) value.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
+import numbers
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
@@ -27,6 +27,8 @@ __all__ = [
     "Distribution",
     "LogNormal",
     "LogUniform",
+    "LogUniformInt",
+    "LogitUniform",
     "Normal",
     "PChoice",
     "QLogNormal",
@@ -48,35 +50,89 @@ Condition = tuple[tuple[str, int], ...]
 """The (choice label, option index) pairs that must all hold for a parameter to be active."""
 
 
+MAX_DEPTH = 100
+"""Spaces nest at most this deep (dicts, lists, choices and transforms all count)."""
+
+_INT64 = 2**63
+
+
 def _check_label(label: object) -> None:
     if not isinstance(label, str) or not label:
         raise ValueError(f"a parameter label must be a non-empty string, got {label!r}")
 
 
-def _check_positive(name: str, value: float, label: str) -> None:
-    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{label!r}: {name} must be a finite number > 0, got {value!r}")
+def _real(name: str, value: Any, label: str) -> float | int:
+    """``value`` as a plain finite Python number (numpy numbers accepted), else ValueError."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{label!r}: {name} must be a real number, got {value!r}")
+    if not isinstance(value, int):
+        value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{label!r}: {name} must be a finite number, got {value!r}")
+    return value
 
 
-def _check_bounds(low: float, high: float, label: str) -> None:
-    for name, value in (("low", low), ("high", high)):
-        if not (isinstance(value, (int, float)) and math.isfinite(value)):
-            raise ValueError(f"{label!r}: {name} must be a finite number, got {value!r}")
+def _set_real(node: Any, name: str) -> float | int:
+    """Normalize the numeric field ``name`` of a frozen node in place; return it."""
+    value = _real(name, getattr(node, name), node.label)
+    object.__setattr__(node, name, value)
+    return value
+
+
+def _check_positive(node: Any, name: str) -> None:
+    if not _set_real(node, name) > 0:
+        raise ValueError(f"{node.label!r}: {name} must be > 0, got {getattr(node, name)!r}")
+
+
+def _check_bounds(node: Any) -> None:
+    low, high = _set_real(node, "low"), _set_real(node, "high")
     if not low < high:
-        raise ValueError(f"{label!r}: low must be < high, got low={low!r}, high={high!r}")
+        raise ValueError(f"{node.label!r}: low must be < high, got low={low!r}, high={high!r}")
+    if not math.isfinite(float(high) - float(low)):
+        raise ValueError(f"{node.label!r}: the range [{low!r}, {high!r}] is too wide to sample")
+
+
+def _check_exp(node: Any, *logs: float) -> None:
+    """Log-scale bounds must stay finite and positive once exponentiated."""
+    for value in logs:
+        if not -700 < value < 700:
+            raise ValueError(
+                f"{node.label!r}: exp({value!r}) is not a usable number; the bounds of "
+                f"{node.kind} are logarithms (e.g. math.log(1000) for 1000)"
+            )
+
+
+def _check_int64(node: Any, *values: float) -> None:
+    for value in values:
+        if not -_INT64 <= value < _INT64:
+            raise ValueError(f"{node.label!r}: integer bounds must fit in 64 bits, got {value!r}")
 
 
 def _quantize(value: float, q: float) -> float:
     return float(np.round(value / q) * q)
 
 
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def _expit(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
 @dataclass(frozen=True)
 class Distribution:
-    """A labelled random parameter. Subclasses define ``draw`` and ``contains``."""
+    """A labelled random parameter. Subclasses define ``draw`` and ``contains``.
+
+    ``scale`` says how values are best looked at and searched: ``"linear"``,
+    ``"log"`` or ``"logit"`` (for values in (0, 1) that matter near 0 and 1).
+    """
 
     label: str
     kind: ClassVar[str] = ""
-    log_scale: ClassVar[bool] = False
+    scale: ClassVar[str] = "linear"
     is_integer: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
@@ -104,7 +160,7 @@ class _Bounded(Distribution):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_bounds(self.low, self.high, self.label)
+        _check_bounds(self)
 
 
 @dataclass(frozen=True)
@@ -114,9 +170,13 @@ class _Gaussian(Distribution):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not (isinstance(self.mu, (int, float)) and math.isfinite(self.mu)):
-            raise ValueError(f"{self.label!r}: mu must be a finite number, got {self.mu!r}")
-        _check_positive("sigma", self.sigma, self.label)
+        _set_real(self, "mu")
+        _check_positive(self, "sigma")
+        low, high = self.mu - 10 * self.sigma, self.mu + 10 * self.sigma
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ValueError(f"{self.label!r}: mu and sigma are too large to sample")
+        if self.scale == "log":
+            _check_exp(self, low, high)
 
 
 def _on_grid(value: float, q: float) -> bool:
@@ -145,7 +205,7 @@ class QUniform(_Bounded):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive("q", self.q, self.label)
+        _check_positive(self, "q")
 
     def draw(self, rng: np.random.Generator) -> float:
         return _quantize(rng.uniform(self.low, self.high), self.q)
@@ -160,7 +220,11 @@ class LogUniform(_Bounded):
     """``exp(uniform(low, high))``: bounds are given in log space, as in hyperopt."""
 
     kind: ClassVar[str] = "loguniform"
-    log_scale: ClassVar[bool] = True
+    scale: ClassVar[str] = "log"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_exp(self, self.low, self.high)
 
     def draw(self, rng: np.random.Generator) -> float:
         return float(np.exp(rng.uniform(self.low, self.high)))
@@ -175,11 +239,12 @@ class QLogUniform(_Bounded):
 
     q: float
     kind: ClassVar[str] = "qloguniform"
-    log_scale: ClassVar[bool] = True
+    scale: ClassVar[str] = "log"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive("q", self.q, self.label)
+        _check_positive(self, "q")
+        _check_exp(self, self.low, self.high)
 
     def draw(self, rng: np.random.Generator) -> float:
         return _quantize(np.exp(rng.uniform(self.low, self.high)), self.q)
@@ -188,6 +253,69 @@ class QLogUniform(_Bounded):
         lo = _quantize(math.exp(self.low), self.q)
         hi = _quantize(math.exp(self.high), self.q)
         return lo - 1e-9 <= value <= hi + 1e-9 and _on_grid(value, self.q)
+
+
+@dataclass(frozen=True)
+class LogUniformInt(_Bounded):
+    """An integer in [low, high] (both included, ``low >= 1``) spread evenly on a log
+    scale: ``round(exp(uniform(log(low - 0.5), log(high + 0.5))))``, Optuna's
+    ``suggest_int(log=True)``. Unlike :class:`LogUniform`, the bounds are the integers
+    themselves, not logarithms."""
+
+    kind: ClassVar[str] = "loguniformint"
+    scale: ClassVar[str] = "log"
+    is_integer: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if int(self.low) != self.low or int(self.high) != self.high or self.low < 1:
+            raise ValueError(f"{self.label!r}: loguniformint bounds must be integers >= 1")
+        _check_int64(self, self.low, self.high)
+
+    @property
+    def log_bounds(self) -> tuple[float, float]:
+        """The log-scale interval whose rounding gives each integer its share."""
+        return math.log(self.low - 0.5), math.log(self.high + 0.5)
+
+    def value_of(self, log_value: float) -> int:
+        """The integer a point of :attr:`log_bounds` stands for, inside [low, high]."""
+        rounded = round(math.exp(log_value))
+        return int(min(max(rounded, self.low), self.high))
+
+    def draw(self, rng: np.random.Generator) -> int:
+        return self.value_of(float(rng.uniform(*self.log_bounds)))
+
+    def contains(self, value: Any) -> bool:
+        return int(value) == value and self.low <= value <= self.high
+
+
+@dataclass(frozen=True)
+class LogitUniform(_Bounded):
+    """A value in (0, 1) uniform on the logit scale between ``logit(low)`` and
+    ``logit(high)``: for fractions and probabilities that matter near 0 or 1. The
+    bounds are the values themselves, ``0 < low < high < 1``."""
+
+    kind: ClassVar[str] = "logituniform"
+    scale: ClassVar[str] = "logit"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.low < self.high < 1:
+            raise ValueError(f"{self.label!r}: logituniform bounds must lie in (0, 1)")
+
+    @property
+    def logit_bounds(self) -> tuple[float, float]:
+        return _logit(self.low), _logit(self.high)
+
+    def value_of(self, logit_value: float) -> float:
+        """The value a point of :attr:`logit_bounds` stands for, inside [low, high]."""
+        return min(max(_expit(logit_value), self.low), self.high)
+
+    def draw(self, rng: np.random.Generator) -> float:
+        return self.value_of(float(rng.uniform(*self.logit_bounds)))
+
+    def contains(self, value: Any) -> bool:
+        return self.low <= value <= self.high
 
 
 @dataclass(frozen=True)
@@ -212,7 +340,7 @@ class QNormal(_Gaussian):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive("q", self.q, self.label)
+        _check_positive(self, "q")
 
     def draw(self, rng: np.random.Generator) -> float:
         return _quantize(rng.normal(self.mu, self.sigma), self.q)
@@ -226,7 +354,7 @@ class LogNormal(_Gaussian):
     """``exp(normal(mu, sigma))``."""
 
     kind: ClassVar[str] = "lognormal"
-    log_scale: ClassVar[bool] = True
+    scale: ClassVar[str] = "log"
 
     def draw(self, rng: np.random.Generator) -> float:
         return float(np.exp(rng.normal(self.mu, self.sigma)))
@@ -241,11 +369,11 @@ class QLogNormal(_Gaussian):
 
     q: float
     kind: ClassVar[str] = "qlognormal"
-    log_scale: ClassVar[bool] = True
+    scale: ClassVar[str] = "log"
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_positive("q", self.q, self.label)
+        _check_positive(self, "q")
 
     def draw(self, rng: np.random.Generator) -> float:
         return _quantize(np.exp(rng.normal(self.mu, self.sigma)), self.q)
@@ -265,6 +393,7 @@ class RandInt(_Bounded):
         super().__post_init__()
         if int(self.low) != self.low or int(self.high) != self.high:
             raise ValueError(f"{self.label!r}: randint bounds must be integers")
+        _check_int64(self, self.low, self.high)
 
     def draw(self, rng: np.random.Generator) -> int:
         return int(rng.integers(int(self.low), int(self.high)))
@@ -279,6 +408,10 @@ class UniformInt(_Bounded):
 
     kind: ClassVar[str] = "uniformint"
     is_integer: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_int64(self, self.low, self.high)
 
     def draw(self, rng: np.random.Generator) -> int:
         return int(np.round(rng.uniform(self.low, self.high)))
@@ -329,10 +462,11 @@ class PChoice(Choice):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "weights", tuple(float(p) for p in self.weights))
+        weights = tuple(_real("probability", p, self.label) for p in self.weights)
+        object.__setattr__(self, "weights", tuple(float(p) for p in weights))
         if len(self.weights) != len(self.options):
             raise ValueError(f"{self.label!r}: one probability per option is needed")
-        if any(not math.isfinite(p) or p < 0 for p in self.weights):
+        if any(p < 0 for p in self.weights):
             raise ValueError(f"{self.label!r}: probabilities must be >= 0, got {self.weights}")
         if not math.isclose(sum(self.weights), 1.0, abs_tol=1e-6):
             raise ValueError(
@@ -354,6 +488,11 @@ def _function_name(fn: Callable[..., Any]) -> str:
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
 
 
+_TRANSFORMS: dict[str, Callable[..., Any]] = {}
+"""Transform functions by ``module:qualname``, filled by :class:`Transform` itself (code
+that built a space in this process), never by a name read from a file."""
+
+
 @dataclass(frozen=True)
 class Transform:
     """A user function applied to the values of ``args`` (sub-spaces) when evaluated."""
@@ -365,6 +504,9 @@ class Transform:
         if not callable(self.fn):
             raise ValueError(f"transform needs a callable, got {self.fn!r}")
         Space(self.args)
+        name = _function_name(self.fn)
+        if not isinstance(self.fn, UnresolvedTransform) and "<" not in name:
+            _TRANSFORMS.setdefault(name, self.fn)
 
 
 def transform(fn: Callable[..., Any], *args: Any) -> Transform:
@@ -372,23 +514,30 @@ def transform(fn: Callable[..., Any], *args: Any) -> Transform:
     return Transform(fn, tuple(args))
 
 
-class _UnresolvedFunction:
-    """Stands for a transform function that could not be imported from a stored space."""
+class UnresolvedTransform:
+    """Stands for a transform function of a stored space that no code of this process
+    defined: nothing named in a file is ever imported or called."""
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.__module__, _, self.__qualname__ = name.partition(":")
 
     def __call__(self, *args: Any) -> Any:
-        raise RuntimeError(f"transform function {self.name} is not importable here")
+        raise RuntimeError(
+            f"transform function {self.name} of a stored space is not known to this process "
+            "(bbopt never imports functions named in a file); give the objective's space"
+        )
 
 
 def _tree_to_json(node: Any) -> Any:
     if isinstance(node, Distribution):
         return node.to_json()
     if isinstance(node, Transform):
-        fn = node.fn
-        name = fn.name if isinstance(fn, _UnresolvedFunction) else _function_name(fn)
-        return {"type": "transform", "fn": name, "args": [_tree_to_json(a) for a in node.args]}
+        return {
+            "type": "transform",
+            "fn": _function_name(node.fn),
+            "args": [_tree_to_json(a) for a in node.args],
+        }
     if isinstance(node, dict):
         return {"type": "dict", "items": {str(k): _tree_to_json(v) for k, v in node.items()}}
     if isinstance(node, (list, tuple)):
@@ -407,6 +556,8 @@ _DISTRIBUTIONS: dict[str, type[Distribution]] = {
         QUniform,
         LogUniform,
         QLogUniform,
+        LogUniformInt,
+        LogitUniform,
         Normal,
         QNormal,
         LogNormal,
@@ -417,37 +568,45 @@ _DISTRIBUTIONS: dict[str, type[Distribution]] = {
 }
 
 
-def _resolve_function(name: str) -> Callable[..., Any]:
-    module_name, _, qualname = name.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError, ValueError):
-        return _UnresolvedFunction(name)
-    return obj if callable(obj) else _UnresolvedFunction(name)
-
-
-def _tree_from_json(data: Any) -> Any:
-    kind = data["type"]
+def _tree_from_json(data: Any, depth: int = 0) -> Any:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"the space nests deeper than {MAX_DEPTH} levels")
+    if not isinstance(data, dict):
+        raise ValueError(f"a space node must be an object, got {data!r:.60}")
+    kind = data.get("type")
     if kind in _DISTRIBUTIONS:
-        return _DISTRIBUTIONS[kind](**{k: v for k, v in data.items() if k != "type"})
-    if kind == "choice":
-        return Choice(data["label"], tuple(_tree_from_json(o) for o in data["options"]))
-    if kind == "pchoice":
-        options = tuple(_tree_from_json(o) for o in data["options"])
-        return PChoice(data["label"], options, tuple(data["weights"]))
+        cls = _DISTRIBUTIONS[kind]
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k != "type"}
+        if set(values) != names:
+            raise ValueError(f"a {kind} node needs the fields {sorted(names)}")
+        return cls(**values)
+    if kind in ("choice", "pchoice"):
+        label, options = data.get("label"), data.get("options")
+        if not isinstance(options, list):
+            raise ValueError(f"choice {label!r} has no list of options")
+        branches = tuple(_tree_from_json(o, depth + 1) for o in options)
+        if kind == "choice":
+            return Choice(label, branches)  # type: ignore[arg-type]
+        weights = data.get("weights")
+        if not isinstance(weights, list):
+            raise ValueError(f"pchoice {label!r} has no list of weights")
+        return PChoice(label, branches, tuple(weights))  # type: ignore[arg-type]
     if kind == "transform":
-        args = tuple(_tree_from_json(a) for a in data["args"])
-        return Transform(_resolve_function(data["fn"]), args)
-    if kind == "dict":
-        return {k: _tree_from_json(v) for k, v in data["items"].items()}
-    if kind in ("list", "tuple"):
-        items = [_tree_from_json(v) for v in data["items"]]
-        return items if kind == "list" else tuple(items)
+        name, args = data.get("fn"), data.get("args")
+        if not isinstance(name, str) or not isinstance(args, list):
+            raise ValueError("a transform node needs a function name and a list of args")
+        fn = _TRANSFORMS.get(name) or UnresolvedTransform(name)
+        return Transform(fn, tuple(_tree_from_json(a, depth + 1) for a in args))
+    items = data.get("items")
+    if kind == "dict" and isinstance(items, dict):
+        return {k: _tree_from_json(v, depth + 1) for k, v in items.items()}
+    if kind in ("list", "tuple") and isinstance(items, list):
+        nodes = [_tree_from_json(v, depth + 1) for v in items]
+        return nodes if kind == "list" else tuple(nodes)
     if kind == "const":
         return data.get("value", data.get("repr"))
-    raise ValueError(f"unknown space node type {kind!r}")
+    raise ValueError(f"unknown space node {kind!r:.40}")
 
 
 @dataclass(frozen=True)
@@ -461,7 +620,12 @@ class ParamInfo:
 
 @dataclass
 class Space:
-    """A compiled, validated search space. Build it from any space tree."""
+    """A compiled, validated search space. Build it from any space tree.
+
+    Flat points (label -> value, choices as option indices) are what backends
+    suggest and storages keep; :meth:`to_params` builds the nested configuration an
+    objective receives, and :meth:`to_flat` goes back.
+    """
 
     tree: Any
     params: dict[str, ParamInfo] = field(init=False, repr=False)
@@ -470,7 +634,7 @@ class Space:
         if isinstance(self.tree, Space):
             self.tree = self.tree.tree
         self.params = {}
-        for info in _walk(self.tree, "space", ()):
+        for info in _walk(self.tree, "space", (), 0):
             previous = self.params.get(info.dist.label)
             if previous is not None:
                 raise ValueError(
@@ -503,14 +667,25 @@ class Space:
 
     def sample(self, rng: np.random.Generator | int | None = None) -> Any:
         """Draw one nested configuration."""
-        return self.evaluate(self.sample_flat(np.random.default_rng(rng)))
+        return self.to_params(self.sample_flat(np.random.default_rng(rng)))
 
-    def evaluate(self, flat: Mapping[str, Any]) -> Any:
-        """Nested configuration for flat label -> value (choices as indices)."""
-        return _evaluate(self.tree, flat)
+    def to_params(self, flat: Mapping[str, Any]) -> Any:
+        """The nested configuration for flat label -> value (choices as indices), with
+        transforms applied: what the objective receives (hyperopt's ``space_eval``)."""
+        return _to_params(self.tree, flat)
+
+    def to_flat(self, params: Any) -> dict[str, Any]:
+        """The flat point of a nested configuration (the inverse of :meth:`to_params`):
+        each choice becomes the index of the first option that matches. Values under a
+        transform cannot be recovered and raise ValueError, as does anything that does
+        not fit the space."""
+        flat: dict[str, Any] = {}
+        _to_flat(self.tree, params, flat, "params")
+        return self.validate_flat(flat)
 
     def validate_flat(self, flat: Mapping[str, Any]) -> dict[str, Any]:
-        """Check a user-given flat point: every active label present, in range; no extras."""
+        """Check a flat point: every active label present and in range, no unknown label;
+        returns it with inactive labels dropped and numbers as plain Python values."""
         known = set(self.params)
         unknown = sorted(set(flat) - known)
         if unknown:
@@ -520,10 +695,12 @@ class Space:
             if label not in flat:
                 raise ValueError(f"point {dict(flat)} lacks a value for active label {label!r}")
             value = flat[label]
+            if isinstance(value, np.generic):
+                value = value.item()
             dist = self.params[label].dist
             try:
-                inside = dist.contains(value)
-            except (TypeError, ValueError):  # not a number at all
+                inside = not isinstance(value, bool) and dist.contains(value)
+            except (TypeError, ValueError, OverflowError):  # not a number at all
                 inside = False
             if not inside:
                 is_choice = isinstance(dist, Choice)
@@ -531,7 +708,7 @@ class Space:
                 raise ValueError(
                     f"{label!r}: value {value!r} is outside its {dist.kind} range{hint}"
                 )
-            clean[label] = value
+            clean[label] = int(value) if dist.is_integer or isinstance(dist, Choice) else value
         return clean
 
     def to_json(self) -> dict[str, Any]:
@@ -542,47 +719,91 @@ class Space:
         return json.dumps(self.to_json(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Space:
-        return cls(_tree_from_json(data["tree"]))
+    def from_json(cls, data: Any) -> Space:
+        """A space from :meth:`to_json`'s output: data only. A transform function is
+        found only among those that code of this process already put in a space;
+        otherwise it stays an :class:`UnresolvedTransform`. Bad content: ValueError."""
+        if not isinstance(data, dict) or "tree" not in data:
+            raise ValueError("not a bbopt space description")
+        try:
+            return cls(_tree_from_json(data["tree"]))
+        except (TypeError, KeyError) as exc:
+            raise ValueError(f"bad space description: {exc}") from None
 
 
-def _walk(node: Any, path: str, condition: Condition) -> Iterator[ParamInfo]:
+def _walk(node: Any, path: str, condition: Condition, depth: int) -> Iterator[ParamInfo]:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"the space nests deeper than {MAX_DEPTH} levels (at {path[:80]}...)")
+    depth += 1
     if isinstance(node, Choice):
         yield ParamInfo(node, path, condition)
         for index, option in enumerate(node.options):
             branch = (*condition, (node.label, index))
-            yield from _walk(option, f"{path}<{node.label}={index}>", branch)
+            yield from _walk(option, f"{path}<{node.label}={index}>", branch, depth)
     elif isinstance(node, Distribution):
         yield ParamInfo(node, path, condition)
     elif isinstance(node, Transform):
         for index, arg in enumerate(node.args):
-            yield from _walk(arg, f"{path}.transform[{index}]", condition)
+            yield from _walk(arg, f"{path}.transform[{index}]", condition, depth)
     elif isinstance(node, dict):
         for key, value in node.items():
-            yield from _walk(value, f"{path}[{key!r}]", condition)
+            yield from _walk(value, f"{path}[{key!r}]", condition, depth)
     elif isinstance(node, (list, tuple)):
         for index, value in enumerate(node):
-            yield from _walk(value, f"{path}[{index}]", condition)
+            yield from _walk(value, f"{path}[{index}]", condition, depth)
 
 
-def _evaluate(node: Any, flat: Mapping[str, Any]) -> Any:
+def _to_params(node: Any, flat: Mapping[str, Any]) -> Any:
     if isinstance(node, Distribution):
         try:
             value = flat[node.label]
         except KeyError:
             raise KeyError(f"no value for parameter {node.label!r}") from None
         if isinstance(node, Choice):
-            return _evaluate(node.options[int(value)], flat)
+            return _to_params(node.options[int(value)], flat)
         return int(value) if node.is_integer else value
     if isinstance(node, Transform):
-        return node.fn(*(_evaluate(arg, flat) for arg in node.args))
+        return node.fn(*(_to_params(arg, flat) for arg in node.args))
     if isinstance(node, dict):
-        return {key: _evaluate(value, flat) for key, value in node.items()}
+        return {key: _to_params(value, flat) for key, value in node.items()}
     if isinstance(node, list):
-        return [_evaluate(value, flat) for value in node]
+        return [_to_params(value, flat) for value in node]
     if isinstance(node, tuple):
-        return tuple(_evaluate(value, flat) for value in node)
+        return tuple(_to_params(value, flat) for value in node)
     return node
+
+
+def _to_flat(node: Any, value: Any, flat: dict[str, Any], path: str) -> None:
+    """Record in ``flat`` the labels that produce ``value`` from ``node``; ValueError if
+    ``value`` cannot come from ``node``."""
+    if isinstance(node, Choice):
+        for index, option in enumerate(node.options):
+            attempt = dict(flat)
+            try:
+                _to_flat(option, value, attempt, path)
+            except ValueError:
+                continue
+            flat.clear()
+            flat.update(attempt)
+            flat[node.label] = index
+            return
+        raise ValueError(f"{path}: {value!r:.60} matches no option of choice {node.label!r}")
+    if isinstance(node, Distribution):
+        flat[node.label] = value
+    elif isinstance(node, Transform):
+        raise ValueError(f"{path}: the value of a transform cannot be mapped back to its inputs")
+    elif isinstance(node, dict):
+        if not isinstance(value, dict) or set(value) != set(node):
+            raise ValueError(f"{path}: expected a dict with keys {sorted(map(str, node))}")
+        for key, item in node.items():
+            _to_flat(item, value[key], flat, f"{path}[{key!r}]")
+    elif isinstance(node, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or len(value) != len(node):
+            raise ValueError(f"{path}: expected a sequence of {len(node)} items")
+        for index, (item, part) in enumerate(zip(node, value, strict=True)):
+            _to_flat(item, part, flat, f"{path}[{index}]")
+    elif value != node:
+        raise ValueError(f"{path}: expected the constant {node!r:.40}, got {value!r:.40}")
 
 
 def as_space(space: Any) -> Space:
@@ -597,4 +818,4 @@ def sample(space: Any, seed: int | np.random.Generator | None = None) -> Any:
 
 def space_eval(space: Any, flat_values: Mapping[str, Any]) -> Any:
     """Nested configuration from flat label -> value, choices given as indices."""
-    return as_space(space).evaluate(flat_values)
+    return as_space(space).to_params(flat_values)

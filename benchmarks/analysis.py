@@ -1,16 +1,16 @@
-"""From run files to per-objective and overall results (numbers only; no writing)."""
+"""From stored runs to per-objective and overall results (numbers only; no writing)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from bbopt.trial import Trial
 from benchmarks import stats
-from benchmarks.execute import load_run
+from benchmarks.execute import stored_trials
 from benchmarks.grid import RunSpec
 
 ALPHA = 0.05
@@ -26,36 +26,43 @@ class Cell:
 
 
 def load_cells(specs: Sequence[RunSpec]) -> tuple[dict[tuple[str, str], Cell], list[str]]:
-    """Cells keyed by (objective, backend) from the run files, and notes on missing runs.
+    """Cells keyed by (objective, backend) from the stored runs, and notes on missing runs.
 
-    A run counts once its file holds at least the budget's trials; longer runs (an
-    earlier, larger budget) are cut to the budget.
+    A run counts once its study holds at least the budget's finished trials; longer
+    runs (an earlier, larger budget) are cut to the budget.
     """
-    grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    grouped: dict[tuple[str, str], list[list[Trial]]] = {}
     missing = 0
     for spec in specs:
-        data = load_run(spec.path)
-        if data is None or len(data["trials"]) < spec.budget:
+        trials = stored_trials(spec)
+        if trials is None or len(trials) < spec.budget:
             missing += 1
             continue
-        grouped.setdefault((spec.objective, spec.backend), []).append(data)
+        grouped.setdefault((spec.objective, spec.backend), []).append(trials[: spec.budget])
     budget = specs[0].budget if specs else 0
     cells = {key: _cell(runs, budget) for key, runs in grouped.items()}
     notes = [f"{missing} of {len(specs)} runs are missing or unfinished"] if missing else []
     return cells, notes
 
 
-def _cell(runs: list[dict[str, Any]], budget: int) -> Cell:
+def _seconds(value: float | None) -> float:
+    return np.nan if value is None else value
+
+
+def _cell(runs: list[list[Trial]], budget: int) -> Cell:
+    """A run's wall time is the sum over its trials of suggest time plus the time from the
+    trial's start to its end (so a resumed run counts the same as an uninterrupted one)."""
     losses = np.full((len(runs), budget), np.nan)
     suggest = np.full((len(runs), budget), np.nan)
-    for i, run in enumerate(runs):
-        trials = run["trials"][:budget]
+    wall = np.zeros(len(runs))
+    for i, trials in enumerate(runs):
         for j, trial in enumerate(trials):
-            if trial["status"] == "ok" and trial["loss"] is not None:
-                losses[i, j] = trial["loss"]
-        seconds = run["suggest_seconds"][:budget]
-        suggest[i, : len(seconds)] = [np.nan if s is None else s for s in seconds]
-    wall = np.array([float(run["wall_seconds"]) for run in runs])
+            if trial.ok and trial.loss is not None:
+                losses[i, j] = trial.loss
+            suggest[i, j] = _seconds(trial.suggest_duration)
+            if trial.started_at is not None and trial.finished_at is not None:
+                wall[i] += (trial.finished_at - trial.started_at).total_seconds()
+            wall[i] += trial.suggest_duration or 0.0
     return Cell(losses, suggest, wall)
 
 

@@ -81,12 +81,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=1.0,
         help="'evals to target' target, as a multiple of the baseline's median final regret",
     )
-    parser.add_argument(
-        "--checkpoint-seconds",
-        type=float,
-        default=5.0,
-        help="save an unfinished run at most this often (resume point)",
-    )
     parser.add_argument("--no-figures", action="store_true", help="write tables only")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--list", action="store_true", help="list backends and groups, exit")
@@ -114,9 +108,7 @@ def list_choices() -> None:
         print(f"  {group} ({count})")
 
 
-def run_grid(
-    specs: Sequence[RunSpec], jobs: int, progress: bool, checkpoint_seconds: float
-) -> list[Outcome]:
+def run_grid(specs: Sequence[RunSpec], jobs: int, progress: bool) -> list[Outcome]:
     """Execute the unfinished specs (in ``jobs`` processes), with one bar over the grid."""
     from tqdm.auto import tqdm
 
@@ -139,10 +131,10 @@ def run_grid(
     try:
         if jobs == 1 or len(todo) <= 1:
             for spec in todo:
-                record(execute_safely(spec, checkpoint_seconds))
+                record(execute_safely(spec))
         else:
             with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-                futures = [pool.submit(execute_safely, s, checkpoint_seconds) for s in todo]
+                futures = [pool.submit(execute_safely, s) for s in todo]
                 try:
                     for future in as_completed(futures):
                         record(future.result())
@@ -216,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
     )
     try:
-        outcomes = run_grid(specs, args.jobs, not args.no_progress, args.checkpoint_seconds)
+        outcomes = run_grid(specs, args.jobs, not args.no_progress)
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return 130

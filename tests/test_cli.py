@@ -167,7 +167,7 @@ def test_show_prints_best_counts_and_last_trials(stored: Path, bbopt_cli: Run) -
     assert "hyperopt 0.3" in done.stdout  # the stored library versions
 
 
-def test_show_lists_an_abandoned_trial_with_values_not_choice_indices(
+def test_an_abandoned_trial_shows_values_only_with_the_live_space(
     tmp_path: Path, bbopt_cli: Run
 ) -> None:
     calls = 0
@@ -185,12 +185,17 @@ def test_show_lists_an_abandoned_trial_with_values_not_choice_indices(
         bbopt.minimize(cut_at_third_trial, space, max_evals=5, seed=0, storage=db, study="cut")
     abandoned = bbopt.load_study("cut", db).trials[-1]
     assert abandoned.state.value == "abandoned" and abandoned.params is None
+    # The command line has no live space for an unregistered objective: the stored space
+    # is data, never evaluated, so the flat point (a choice index) is shown.
     done = bbopt_cli("show", "cut", "--storage", db, "--last", 1)
     assert done.returncode == 0, done.stderr
     row = done.stdout.split("last 1 trials:\n")[1].splitlines()[1]
-    size = [16, 32, 64][abandoned.flat_params["size"]]
     assert row.split()[:2] == [str(abandoned.tid), "abandoned"]
-    assert row.endswith(json.dumps({"size": size}))
+    assert row.endswith(json.dumps(abandoned.flat_params))
+    # Given the objective's space, the same trial shows the chosen value.
+    live = bbopt.load_study("cut", db, objective=space)
+    size = [16, 32, 64][abandoned.flat_params["size"]]
+    assert live.shown_params(live.trials[-1]) == {"size": size}
 
 
 def test_export_csv_to_a_file_and_json_to_stdout(

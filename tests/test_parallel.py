@@ -210,13 +210,11 @@ def test_ctrl_c_abandons_trials_in_flight_and_stops_the_workers() -> None:
 
 @pytest.mark.slow
 def test_storage_records_every_trial_of_a_parallel_run(tmp_path: Any) -> None:
-    from bbopt.storage import load_study
-
     path = tmp_path / "studies.db"
     study = bbopt.minimize(
         quadratic, SPACE, max_evals=8, seed=0, workers=2, storage=str(path), study="par"
     )
-    stored = load_study("par", str(path))
+    stored = bbopt.load_study("par", str(path))
     assert [t.to_dict() for t in stored.trials] == [t.to_dict() for t in study.trials]
     assert len(stored.ok_trials) == 8
 

@@ -80,7 +80,7 @@ def test_conditional_space_has_the_tutorials_names_and_nesting() -> None:
         assert params["batch_size"] in [2**k for k in range(9)]
         seen.add((optimizer["name"], layer["include"]))
     assert seen == {("adam", False), ("adam", True), ("sgd", False), ("sgd", True)}
-    assert Space(SPACE).params["learning_rate"].dist.log_scale
+    assert Space(SPACE).params["learning_rate"].dist.scale == "log"
 
 
 def test_objectives_pickle_and_the_space_json_names_the_transform() -> None:
@@ -90,7 +90,7 @@ def test_objectives_pickle_and_the_space_json_names_the_transform() -> None:
     assert Space(clone.space).fingerprint() == Space(objective.space).fingerprint()
     data = Space(objective.space).to_json()
     assert "bbopt.objectives.wine:power_of_two" in str(data)
-    assert Space.from_json(data).evaluate({"batch_size": 5.0, **_flat_rest()})["batch_size"] == 32
+    assert Space.from_json(data).to_params({"batch_size": 5.0, **_flat_rest()})["batch_size"] == 32
     assert power_of_two(0.0) == 1 and power_of_two(8.0) == 256
 
 

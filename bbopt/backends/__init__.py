@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib.metadata import EntryPoint
 from typing import Any
 
@@ -66,15 +67,21 @@ def create_backend(
     backend: str | Backend | type[Backend],
     space: Any,
     seed: int | None = None,
-    options: dict[str, Any] | None = None,
+    backend_options: Mapping[str, Any] | None = None,
 ) -> Backend:
-    """A ready backend from a registered name, a Backend class or an instance."""
+    """A ready backend from a registered name, a Backend class or an instance.
+
+    ``space`` is any space tree (or a compiled :class:`~bbopt.space.Space`);
+    ``backend_options`` go to the backend's constructor (the same keyword as in
+    :func:`bbopt.minimize`). This is the way in for code that drives a backend itself
+    with ``ask``/``tell`` (docs/backends.md).
+    """
     compiled: Space = as_space(space)
     if isinstance(backend, Backend):
-        if options:
+        if backend_options:
             raise ValueError("backend options go to the constructor of a backend instance")
         return backend
     cls = get_backend(backend) if isinstance(backend, str) else backend
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
         raise TypeError(f"backend must be a name, a Backend class or instance, got {backend!r}")
-    return cls(compiled, seed, **(options or {}))
+    return cls(compiled, seed, **dict(backend_options or {}))

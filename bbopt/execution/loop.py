@@ -1,7 +1,7 @@
 """The parallel loop: keep N trials in flight, ask for a new point as soon as a slot frees.
 
 Trials are started and recorded with the serial loop's
-:class:`~bbopt.optimize.TrialRunner`, in this (the driver's) process, so storage and
+:class:`~bbopt.execution.runner.TrialRunner`, in this (the driver's) process, so storage and
 the backend see a trial exactly as in a serial run; only the evaluation happens in
 a worker. Each result is recorded the moment its future finishes.
 
@@ -23,9 +23,12 @@ from typing import Any
 
 from bbopt.execution.engine import Engine
 from bbopt.execution.plan import Execution
+from bbopt.execution.progress import Progress, warn_interrupted
+from bbopt.execution.runner import TrialRunner
+from bbopt.execution.serial import INTERRUPTED
+from bbopt.execution.stop import StopRules
 from bbopt.execution.worker import Outcome, Task, pack_objective
-from bbopt.optimize import Progress, StopRules, TrialRunner, warn_interrupted
-from bbopt.trial import STATUS_FAIL, Result, Trial
+from bbopt.trial import Result, Trial
 
 #: A trial whose worker died is started at most this many times.
 MAX_ATTEMPTS = 2
@@ -139,15 +142,8 @@ class Flights:
                 )
 
     def _fail(self, flight: Flight, reason: str) -> None:
-        trial = flight.trial
-        try:
-            params = self.runner.space.evaluate(trial.flat_params)
-        except Exception:  # a failing transform: keep the flat point only
-            params = None
-        duration = time.monotonic() - flight.first_submitted
         extras = {"retries": flight.attempts - 1} if flight.attempts > 1 else {}
-        result = Result(None, STATUS_FAIL, extras, reason)
-        self.runner.finish(trial, params, result, duration, None)
+        self.runner.fail(flight.trial, reason, extras)
 
     def abandon_all(self, reason: str) -> None:
         for flight in self.by_future.values():
@@ -177,7 +173,10 @@ def run_parallel(
     completed = False
     try:
         while True:
-            while len(flights) < engine.slots and not rules.reached(study, runner.best_loss):
+            while len(flights) < engine.slots:
+                study.stop_reason = rules.reached(study, runner.best_loss)
+                if study.stop_reason is not None:
+                    break
                 flights.submit(Flight(runner.start_next(pending)))
             if not len(flights):
                 break
@@ -187,7 +186,8 @@ def run_parallel(
                 bar.step(runner.best_loss)
         completed = True
     except KeyboardInterrupt:
-        flights.abandon_all("interrupted (KeyboardInterrupt)")
+        study.stop_reason = INTERRUPTED
+        flights.abandon_all("the run stopped (interrupted)")
         warn_interrupted(study)
     finally:
         flights.abandon_all("the run stopped on an error")  # trials left only if one escapes

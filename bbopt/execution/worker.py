@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bbopt.execution.lifeline import exit_with_parent
+from bbopt.execution.runner import worker_name
 from bbopt.objective import Objective, evaluate_point, prepare_objective
-from bbopt.optimize import worker_name
 from bbopt.space import Space
 from bbopt.trial import Result
 
