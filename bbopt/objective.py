@@ -35,6 +35,11 @@ class Objective:
     x_star: Any = None  # a known optimal configuration, if any
     cost_hint: str = "cheap"  # "cheap" (microseconds) or "expensive" (seconds and up)
     groups: tuple[str, ...] = ()  # benchmark groups, e.g. ("synthetic",)
+    # Whether trials may run at the same time in threads of one process. False (the
+    # default): a worker process runs one trial at a time whatever its thread count,
+    # since an objective with per-process state (a Keras model, global seeds) would
+    # mix up concurrent trials. See docs/parallel.md.
+    thread_safe: bool = False
 
     def evaluate(self, params: Any) -> float | dict[str, Any] | Result:
         raise NotImplementedError
@@ -61,6 +66,7 @@ class FunctionObjective(Objective):
     x_star: Any = None
     cost_hint: str = "cheap"
     groups: tuple[str, ...] = ()
+    thread_safe: bool = False
 
     def __post_init__(self) -> None:
         if not callable(self.fn):

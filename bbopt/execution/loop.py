@@ -166,7 +166,7 @@ def run_parallel(
     study = runner.study
     objective = pack_objective(runner.objective, runner.space)  # fails before workers start
     token = uuid.uuid4().hex
-    engine = execution.open(objective, token)
+    engine = execution.open(objective, token, runner.objective.thread_safe)
     bar = Progress(progress, rules.max_evals, len(study.finished_trials), study.name)
     flights = Flights(runner, engine, objective, token, execution.trial_timeout)
     pending = list(warm_start)
