@@ -231,7 +231,8 @@ def _add_run(commands: Any) -> None:
         default=None,
         metavar="WHERE",
         help="'process' (local worker processes, the default with --workers), 'dask' "
-        "(a Dask LocalCluster) or a Dask scheduler address such as tcp://HOST:8786",
+        "(a Dask LocalCluster) or a Dask scheduler address such as tcp://HOST:8786 or "
+        "tls://HOST:8786 (credentials from Dask's config, see docs/parallel.md)",
     )
     command.add_argument(
         "--trial-timeout",
