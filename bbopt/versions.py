@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 from importlib import metadata
 
@@ -9,6 +10,12 @@ from importlib import metadata
 def library_versions(*modules: str) -> dict[str, str]:
     """Versions of Python, bbopt and the distributions that provide ``modules`` (import
     names such as ``"hyperopt"`` or ``"optuna"``), from installed package metadata."""
+    return dict(_versions(modules))
+
+
+@functools.lru_cache(maxsize=64)
+def _versions(modules: tuple[str, ...]) -> dict[str, str]:
+    """Looked up once per process: reading package metadata can take 0.2 s."""
     versions = {"python": platform.python_version()}
     for name in dict.fromkeys(("bbopt", *modules)):
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
 import bbopt
 from bbopt.storage import SQLiteStorage
@@ -33,6 +34,19 @@ class Outcome:
     message: str = ""
 
 
+_STORAGES: dict[Path, SQLiteStorage] = {}
+
+
+def storage_of(spec: RunSpec) -> SQLiteStorage:
+    """This process's storage for the spec's file, opened once: closing an SQLite file
+    checkpoints its WAL, which costs more than a whole quick run."""
+    storage = _STORAGES.get(spec.path)
+    if storage is None:
+        spec.path.parent.mkdir(parents=True, exist_ok=True)
+        storage = _STORAGES[spec.path] = SQLiteStorage(spec.path)
+    return storage
+
+
 def stored_trials(spec: RunSpec) -> list[Trial] | None:
     """The finished trials of the cell's study in id order, or None when it has none yet.
 
@@ -40,16 +54,16 @@ def stored_trials(spec: RunSpec) -> list[Trial] | None:
     """
     if not spec.path.exists():
         return None
-    with SQLiteStorage(spec.path) as storage:
-        record = storage.get_study(spec.study)
-        if record is None:
-            return None
-        if record.seed != spec.seed:
-            raise RunMismatchError(
-                f"study {spec.study!r} in {spec.path} was made with seed {record.seed}, this "
-                f"run has {spec.seed}; use another --name (or the same --master-seed)"
-            )
-        return [t for t in storage.get_trials(spec.study) if t.finished]
+    storage = storage_of(spec)
+    record = storage.get_study(spec.study)
+    if record is None:
+        return None
+    if record.seed != spec.seed:
+        raise RunMismatchError(
+            f"study {spec.study!r} in {spec.path} was made with seed {record.seed}, this "
+            f"run has {spec.seed}; use another --name (or the same --master-seed)"
+        )
+    return [t for t in storage.get_trials(spec.study) if t.finished]
 
 
 def is_complete(spec: RunSpec) -> bool:
@@ -63,17 +77,15 @@ def execute(spec: RunSpec) -> Outcome:
     again once the trials finished so far are stored."""
     if is_complete(spec):
         return Outcome(spec, "skipped")
-    spec.path.parent.mkdir(parents=True, exist_ok=True)
-    with SQLiteStorage(spec.path) as storage:
-        study = bbopt.minimize(
-            spec.objective,
-            backend=spec.backend,
-            max_evals=spec.budget,
-            seed=spec.seed,
-            storage=storage,
-            study=spec.study,
-            progress=False,
-        )
+    study = bbopt.minimize(
+        spec.objective,
+        backend=spec.backend,
+        max_evals=spec.budget,
+        seed=spec.seed,
+        storage=storage_of(spec),
+        study=spec.study,
+        progress=False,
+    )
     if study.stop_reason == "interrupted":
         raise KeyboardInterrupt
     return Outcome(spec, "done")

@@ -73,7 +73,8 @@ class TrialRunner:
 
     def sync(self) -> None:
         """Bring in trials other processes finished in a shared study, for the backend."""
-        if not self.study.storage.shared:
+        storage = self.study.storage
+        if not (storage.shared and storage.changed_elsewhere(self.study.name)):
             return
         for trial in self.study.refresh():
             if trial.finished and trial.tid not in self._suggestions:

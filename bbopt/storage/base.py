@@ -157,6 +157,12 @@ class Storage(ABC):
     def get_trials(self, study: str, *, after: int = -1) -> list[Trial]:
         """Copies of the study's trials with an id above ``after``, in id order."""
 
+    def changed_elsewhere(self, study: str) -> bool:
+        """Whether another process may have written ``study`` since this storage last
+        read it: a running study rereads only then. The default, True, always rereads;
+        a storage with a cheap change counter says False when nothing changed."""
+        return True
+
     def close(self) -> None:  # noqa: B027  (optional: most storages hold nothing to close)
         """Release connections (a storage reopens them when used again)."""
 

@@ -125,6 +125,7 @@ class SQLiteStorage(Storage):
         self._writable = False  # the open connection may write
         self._ready = False  # the open file is known to hold the bbopt schema
         self._study_ids: dict[str, int] = {}
+        self._data_version: int | None = None  # last PRAGMA data_version seen
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -234,7 +235,9 @@ class SQLiteStorage(Storage):
     def _in_transaction(
         conn: sqlite3.Connection, write: bool, body: Callable[[sqlite3.Connection], T]
     ) -> T:
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        if not write:  # each read is one SELECT, atomic by itself
+            return body(conn)
+        conn.execute("BEGIN IMMEDIATE")
         try:
             result = body(conn)
             conn.execute("COMMIT")
@@ -275,6 +278,16 @@ class SQLiteStorage(Storage):
         with self._lock:
             self._connection(write=self._conn is not None and self._writable)
             return self._ready
+
+    def changed_elsewhere(self, study: str) -> bool:
+        """SQLite's ``PRAGMA data_version`` changes when another connection commits."""
+        with self._lock:
+            if self._conn is None or self._pid != os.getpid():
+                return True
+            (version,) = self._conn.execute("PRAGMA data_version").fetchone()
+            changed = version != self._data_version
+            self._data_version = version
+            return changed
 
     def _study_id(self, conn: sqlite3.Connection, name: str) -> int:
         study_id = self._study_ids.get(name)
