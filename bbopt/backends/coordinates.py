@@ -55,9 +55,8 @@ from bbopt.space import (
     Space,
     Uniform,
     UniformInt,
-    _logit,
-    _quantize,
 )
+from bbopt.space.nodes import _logit, _quantize
 
 __all__ = ["EPS", "Coordinate", "coordinates", "unit_to_value"]
 

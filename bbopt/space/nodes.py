@@ -1,50 +1,20 @@
-"""Backend-neutral search spaces: a small tree of frozen dataclasses.
+"""The nodes of a search space: labelled distributions, choices and transforms.
 
-A space is any nesting of dicts, lists, tuples and constants whose leaves may be
-labelled distributions (:class:`Uniform`, :class:`Choice`, ...) or
-:func:`transform` nodes. :class:`Space` compiles such a tree once: it validates
-labels, records which choice branch activates each parameter, and offers
-``sample`` (random configuration), ``evaluate`` (flat label -> value mapping to the
-nested configuration, like hyperopt's ``space_eval``) and a JSON description.
-
-Flat values follow hyperopt's convention: a choice is stored as the index of the
-chosen option; every other parameter as its (quantized) value.
+Nodes are frozen dataclasses that validate themselves when built. A tree of them
+(nested in dicts, lists, tuples, with constants) is a space; :func:`collect_params`
+walks a tree once to find its parameters, the branch that activates each, and
+duplicate labels. :class:`~bbopt.space.compiled.Space` compiles a tree for use.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import numpy as np
-
-__all__ = [
-    "Choice",
-    "Distribution",
-    "LogNormal",
-    "LogUniform",
-    "LogUniformInt",
-    "LogitUniform",
-    "Normal",
-    "PChoice",
-    "QLogNormal",
-    "QLogUniform",
-    "QNormal",
-    "QUniform",
-    "RandInt",
-    "Space",
-    "Transform",
-    "Uniform",
-    "UniformInt",
-    "as_space",
-    "sample",
-    "space_eval",
-    "transform",
-]
 
 Condition = tuple[tuple[str, int], ...]
 """The (choice label, option index) pairs that must all hold for a parameter to be active."""
@@ -433,7 +403,7 @@ class Choice(Distribution):
             object.__setattr__(self, "options", tuple(self.options))
         if not self.options:
             raise ValueError(f"{self.label!r}: a choice needs at least one option")
-        Space(self.options)  # duplicate labels inside the branches fail here, at definition
+        collect_params(self.options)  # duplicate labels in the branches fail here
 
     @property
     def probabilities(self) -> tuple[float, ...]:
@@ -444,13 +414,6 @@ class Choice(Distribution):
 
     def contains(self, value: Any) -> bool:
         return int(value) == value and 0 <= value < len(self.options)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": self.kind,
-            "label": self.label,
-            "options": [_tree_to_json(o) for o in self.options],
-        }
 
 
 @dataclass(frozen=True)
@@ -480,11 +443,8 @@ class PChoice(Choice):
     def draw(self, rng: np.random.Generator) -> int:
         return int(rng.choice(len(self.options), p=np.asarray(self.weights)))
 
-    def to_json(self) -> dict[str, Any]:
-        return {**super().to_json(), "weights": list(self.weights)}
 
-
-def _function_name(fn: Callable[..., Any]) -> str:
+def function_name(fn: Callable[..., Any]) -> str:
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
 
 
@@ -503,8 +463,8 @@ class Transform:
     def __post_init__(self) -> None:
         if not callable(self.fn):
             raise ValueError(f"transform needs a callable, got {self.fn!r}")
-        Space(self.args)
-        name = _function_name(self.fn)
+        collect_params(self.args)
+        name = function_name(self.fn)
         if not isinstance(self.fn, UnresolvedTransform) and "<" not in name:
             _TRANSFORMS.setdefault(name, self.fn)
 
@@ -529,86 +489,6 @@ class UnresolvedTransform:
         )
 
 
-def _tree_to_json(node: Any) -> Any:
-    if isinstance(node, Distribution):
-        return node.to_json()
-    if isinstance(node, Transform):
-        return {
-            "type": "transform",
-            "fn": _function_name(node.fn),
-            "args": [_tree_to_json(a) for a in node.args],
-        }
-    if isinstance(node, dict):
-        return {"type": "dict", "items": {str(k): _tree_to_json(v) for k, v in node.items()}}
-    if isinstance(node, (list, tuple)):
-        return {"type": type(node).__name__, "items": [_tree_to_json(v) for v in node]}
-    try:
-        json.dumps(node)
-    except TypeError:
-        return {"type": "const", "repr": repr(node)}
-    return {"type": "const", "value": node}
-
-
-_DISTRIBUTIONS: dict[str, type[Distribution]] = {
-    cls.kind: cls
-    for cls in (
-        Uniform,
-        QUniform,
-        LogUniform,
-        QLogUniform,
-        LogUniformInt,
-        LogitUniform,
-        Normal,
-        QNormal,
-        LogNormal,
-        QLogNormal,
-        RandInt,
-        UniformInt,
-    )
-}
-
-
-def _tree_from_json(data: Any, depth: int = 0) -> Any:
-    if depth > MAX_DEPTH:
-        raise ValueError(f"the space nests deeper than {MAX_DEPTH} levels")
-    if not isinstance(data, dict):
-        raise ValueError(f"a space node must be an object, got {data!r:.60}")
-    kind = data.get("type")
-    if kind in _DISTRIBUTIONS:
-        cls = _DISTRIBUTIONS[kind]
-        names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k != "type"}
-        if set(values) != names:
-            raise ValueError(f"a {kind} node needs the fields {sorted(names)}")
-        return cls(**values)
-    if kind in ("choice", "pchoice"):
-        label, options = data.get("label"), data.get("options")
-        if not isinstance(options, list):
-            raise ValueError(f"choice {label!r} has no list of options")
-        branches = tuple(_tree_from_json(o, depth + 1) for o in options)
-        if kind == "choice":
-            return Choice(label, branches)  # type: ignore[arg-type]
-        weights = data.get("weights")
-        if not isinstance(weights, list):
-            raise ValueError(f"pchoice {label!r} has no list of weights")
-        return PChoice(label, branches, tuple(weights))  # type: ignore[arg-type]
-    if kind == "transform":
-        name, args = data.get("fn"), data.get("args")
-        if not isinstance(name, str) or not isinstance(args, list):
-            raise ValueError("a transform node needs a function name and a list of args")
-        fn = _TRANSFORMS.get(name) or UnresolvedTransform(name)
-        return Transform(fn, tuple(_tree_from_json(a, depth + 1) for a in args))
-    items = data.get("items")
-    if kind == "dict" and isinstance(items, dict):
-        return {k: _tree_from_json(v, depth + 1) for k, v in items.items()}
-    if kind in ("list", "tuple") and isinstance(items, list):
-        nodes = [_tree_from_json(v, depth + 1) for v in items]
-        return nodes if kind == "list" else tuple(nodes)
-    if kind == "const":
-        return data.get("value", data.get("repr"))
-    raise ValueError(f"unknown space node {kind!r:.40}")
-
-
 @dataclass(frozen=True)
 class ParamInfo:
     """Where a parameter lives: its distribution, path in the tree and activation condition."""
@@ -618,117 +498,18 @@ class ParamInfo:
     condition: Condition
 
 
-@dataclass
-class Space:
-    """A compiled, validated search space. Build it from any space tree.
-
-    Flat points (label -> value, choices as option indices) are what backends
-    suggest and storages keep; :meth:`to_params` builds the nested configuration an
-    objective receives, and :meth:`to_flat` goes back.
-    """
-
-    tree: Any
-    params: dict[str, ParamInfo] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.tree, Space):
-            self.tree = self.tree.tree
-        self.params = {}
-        for info in _walk(self.tree, "space", (), 0):
-            previous = self.params.get(info.dist.label)
-            if previous is not None:
-                raise ValueError(
-                    f"duplicate label {info.dist.label!r}: used at {previous.path} "
-                    f"and at {info.path}"
-                )
-            self.params[info.dist.label] = info
-
-    @property
-    def labels(self) -> list[str]:
-        return list(self.params)
-
-    def distribution(self, label: str) -> Distribution:
-        return self.params[label].dist
-
-    def is_active(self, label: str, flat: Mapping[str, Any]) -> bool:
-        """Whether ``label`` takes part in the configuration described by ``flat``."""
-        return all(flat.get(c) == i for c, i in self.params[label].condition)
-
-    def active_labels(self, flat: Mapping[str, Any]) -> list[str]:
-        return [label for label in self.params if self.is_active(label, flat)]
-
-    def sample_flat(self, rng: np.random.Generator) -> dict[str, Any]:
-        """Draw values for the active parameters only, in tree order."""
-        flat: dict[str, Any] = {}
-        for label, info in self.params.items():
-            if all(flat.get(c) == i for c, i in info.condition):
-                flat[label] = info.dist.draw(rng)
-        return flat
-
-    def sample(self, rng: np.random.Generator | int | None = None) -> Any:
-        """Draw one nested configuration."""
-        return self.to_params(self.sample_flat(np.random.default_rng(rng)))
-
-    def to_params(self, flat: Mapping[str, Any]) -> Any:
-        """The nested configuration for flat label -> value (choices as indices), with
-        transforms applied: what the objective receives (hyperopt's ``space_eval``)."""
-        return _to_params(self.tree, flat)
-
-    def to_flat(self, params: Any) -> dict[str, Any]:
-        """The flat point of a nested configuration (the inverse of :meth:`to_params`):
-        each choice becomes the index of the first option that matches. Values under a
-        transform cannot be recovered and raise ValueError, as does anything that does
-        not fit the space."""
-        flat: dict[str, Any] = {}
-        _to_flat(self.tree, params, flat, "params")
-        return self.validate_flat(flat)
-
-    def validate_flat(self, flat: Mapping[str, Any]) -> dict[str, Any]:
-        """Check a flat point: every active label present and in range, no unknown label;
-        returns it with inactive labels dropped and numbers as plain Python values."""
-        known = set(self.params)
-        unknown = sorted(set(flat) - known)
-        if unknown:
-            raise ValueError(f"unknown parameter label(s) {unknown}; the space has {sorted(known)}")
-        clean: dict[str, Any] = {}
-        for label in self.active_labels(flat):
-            if label not in flat:
-                raise ValueError(f"point {dict(flat)} lacks a value for active label {label!r}")
-            value = flat[label]
-            if isinstance(value, np.generic):
-                value = value.item()
-            dist = self.params[label].dist
-            try:
-                inside = not isinstance(value, bool) and dist.contains(value)
-            except (TypeError, ValueError, OverflowError):  # not a number at all
-                inside = False
-            if not inside:
-                is_choice = isinstance(dist, Choice)
-                hint = " (give a choice as the index of its option)" if is_choice else ""
-                raise ValueError(
-                    f"{label!r}: value {value!r} is outside its {dist.kind} range{hint}"
-                )
-            clean[label] = int(value) if dist.is_integer or isinstance(dist, Choice) else value
-        return clean
-
-    def to_json(self) -> dict[str, Any]:
-        return {"bbopt_space": 1, "tree": _tree_to_json(self.tree)}
-
-    def fingerprint(self) -> str:
-        """A canonical JSON string: equal for equal spaces, used to detect a changed space."""
-        return json.dumps(self.to_json(), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, data: Any) -> Space:
-        """A space from :meth:`to_json`'s output: data only. A transform function is
-        found only among those that code of this process already put in a space;
-        otherwise it stays an :class:`UnresolvedTransform`. Bad content: ValueError."""
-        if not isinstance(data, dict) or "tree" not in data:
-            raise ValueError("not a bbopt space description")
-        try:
-            return cls(_tree_from_json(data["tree"]))
-        except (TypeError, KeyError) as exc:
-            raise ValueError(f"bad space description: {exc}") from None
+def collect_params(tree: Any) -> dict[str, ParamInfo]:
+    """The parameters of ``tree`` by label, in tree order; ValueError naming both places
+    for a label used twice."""
+    params: dict[str, ParamInfo] = {}
+    for info in _walk(tree, "space", (), 0):
+        previous = params.get(info.dist.label)
+        if previous is not None:
+            raise ValueError(
+                f"duplicate label {info.dist.label!r}: used at {previous.path} and at {info.path}"
+            )
+        params[info.dist.label] = info
+    return params
 
 
 def _walk(node: Any, path: str, condition: Condition, depth: int) -> Iterator[ParamInfo]:
@@ -751,71 +532,3 @@ def _walk(node: Any, path: str, condition: Condition, depth: int) -> Iterator[Pa
     elif isinstance(node, (list, tuple)):
         for index, value in enumerate(node):
             yield from _walk(value, f"{path}[{index}]", condition, depth)
-
-
-def _to_params(node: Any, flat: Mapping[str, Any]) -> Any:
-    if isinstance(node, Distribution):
-        try:
-            value = flat[node.label]
-        except KeyError:
-            raise KeyError(f"no value for parameter {node.label!r}") from None
-        if isinstance(node, Choice):
-            return _to_params(node.options[int(value)], flat)
-        return int(value) if node.is_integer else value
-    if isinstance(node, Transform):
-        return node.fn(*(_to_params(arg, flat) for arg in node.args))
-    if isinstance(node, dict):
-        return {key: _to_params(value, flat) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_to_params(value, flat) for value in node]
-    if isinstance(node, tuple):
-        return tuple(_to_params(value, flat) for value in node)
-    return node
-
-
-def _to_flat(node: Any, value: Any, flat: dict[str, Any], path: str) -> None:
-    """Record in ``flat`` the labels that produce ``value`` from ``node``; ValueError if
-    ``value`` cannot come from ``node``."""
-    if isinstance(node, Choice):
-        for index, option in enumerate(node.options):
-            attempt = dict(flat)
-            try:
-                _to_flat(option, value, attempt, path)
-            except ValueError:
-                continue
-            flat.clear()
-            flat.update(attempt)
-            flat[node.label] = index
-            return
-        raise ValueError(f"{path}: {value!r:.60} matches no option of choice {node.label!r}")
-    if isinstance(node, Distribution):
-        flat[node.label] = value
-    elif isinstance(node, Transform):
-        raise ValueError(f"{path}: the value of a transform cannot be mapped back to its inputs")
-    elif isinstance(node, dict):
-        if not isinstance(value, dict) or set(value) != set(node):
-            raise ValueError(f"{path}: expected a dict with keys {sorted(map(str, node))}")
-        for key, item in node.items():
-            _to_flat(item, value[key], flat, f"{path}[{key!r}]")
-    elif isinstance(node, (list, tuple)):
-        if not isinstance(value, (list, tuple)) or len(value) != len(node):
-            raise ValueError(f"{path}: expected a sequence of {len(node)} items")
-        for index, (item, part) in enumerate(zip(node, value, strict=True)):
-            _to_flat(item, part, flat, f"{path}[{index}]")
-    elif value != node:
-        raise ValueError(f"{path}: expected the constant {node!r:.40}, got {value!r:.40}")
-
-
-def as_space(space: Any) -> Space:
-    """Compile ``space`` unless it already is a :class:`Space`."""
-    return space if isinstance(space, Space) else Space(space)
-
-
-def sample(space: Any, seed: int | np.random.Generator | None = None) -> Any:
-    """One random nested configuration of ``space`` (hyperopt's ``pyll.stochastic.sample``)."""
-    return as_space(space).sample(seed)
-
-
-def space_eval(space: Any, flat_values: Mapping[str, Any]) -> Any:
-    """Nested configuration from flat label -> value, choices given as indices."""
-    return as_space(space).to_params(flat_values)
