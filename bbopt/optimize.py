@@ -67,13 +67,15 @@ def minimize(
     evaluated first (warm start).
 
     The run stops after ``max_evals`` trials in all, after ``timeout`` seconds, when
-    the best loss is at or below ``loss_threshold``, or when ``early_stop(study)``
-    returns True (hyperopt's ``early_stop_fn(trials, *args) -> (stop, args)`` works
-    too); ``study.stop_reason`` says which. Failed trials (exceptions, NaN, inf) are
-    kept with their error and the run goes on. ``callbacks`` are called as
-    ``callback(study, trial)`` after each finished trial. Ctrl-C ends the run with
-    the finished trials kept (``stop_reason == "interrupted"``); any other exception
-    escapes after the trials it cut short are marked abandoned.
+    the best loss is at or below ``loss_threshold``, or when ``early_stop(study)``,
+    asked after each finished trial, returns True (hyperopt's protocol
+    ``early_stop(study, *args) -> (stop, args)`` works too, e.g.
+    ``bbopt.execution.no_progress_loss(20)``); ``study.stop_reason`` says which.
+    Failed trials (exceptions, NaN, inf) are kept with their error and the run goes
+    on. ``callbacks`` are called as ``callback(study, trial)`` after each finished
+    trial. Ctrl-C ends the run with the finished trials kept (``stop_reason ==
+    "interrupted"``); any other exception escapes after the trials it cut short are
+    marked abandoned.
 
     ``study`` names the study (default: the objective's name). With ``storage`` (an
     SQLite file path, or any :class:`~bbopt.storage.Storage`) every trial is
@@ -93,8 +95,8 @@ def minimize(
     objective = resolve_objective(fn, space)
     compiled = as_space(objective.space)
     rules = StopRules(max_evals, timeout, loss_threshold, early_stop)
-    options = dict(backend_options or {})
-    backend_obj = create_backend(backend, compiled, draw_seed() if seed is None else seed, options)
+    seed = draw_seed() if seed is None else seed
+    backend_obj = create_backend(backend, compiled, seed, backend_options)
     warm = [compiled.validate_flat(point) for point in points_to_evaluate or ()]
     backend_name = backend_obj.name or type(backend_obj).__name__
     store = InMemoryStorage() if storage is None else as_storage(storage)
@@ -103,7 +105,7 @@ def minimize(
         compiled,
         objective=objective.name,
         backend=backend_name,
-        backend_options=options,
+        backend_options=dict(backend_obj.options),  # also those of a given instance
         seed=backend_obj.seed,
         f_star=objective.f_star,
         versions=library_versions(

@@ -188,7 +188,7 @@ def test_early_stop_sees_the_study_after_each_trial() -> None:
 
     study = bbopt.minimize(toy, TOY_SPACE, max_evals=50, seed=0, early_stop=stop)
     assert len(study.trials) == 7
-    assert seen == list(range(8))  # asked before each trial, and once after the seventh
+    assert seen == list(range(1, 8))  # asked after each trial, never before the first
 
 
 # -- warm start ---------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import numpy as np
+
 from bbopt.backends import register_backend
 from bbopt.backends.base import Backend, Observation, Suggestion
 from bbopt.space import (
@@ -143,6 +145,15 @@ class HyperoptBackend(Backend):
         # suggested or told from outside.
         self._hyperopt_tids = itertools.count()
         self._labels = space.labels
+        self._replays_advance = True
+
+    def follow_rstate(self, rstate: np.random.Generator) -> None:
+        """Draw each suggest seed from ``rstate`` (the caller's generator, shared), as
+        ``hyperopt.fmin(rstate=...)`` does: trials told from an earlier run then join
+        the history without advancing it, so a search continued with a fresh rstate
+        gets the seeds hyperopt would give it."""
+        self.rng = rstate
+        self._replays_advance = False
 
     def ask(self, n: int = 1) -> list[Suggestion]:
         return [self._ask_one() for _ in range(n)]
@@ -175,7 +186,7 @@ class HyperoptBackend(Backend):
     def _insert_observed(self, observation: Observation) -> dict[str, Any]:
         """Add a trial this backend did not suggest (warm start, restored history)."""
         tid = next(self._hyperopt_tids)
-        if observation.replayed:
+        if observation.replayed and self._replays_advance:
             self.rng.integers(_SEED_BOUND)  # replay: keep the seed sequence of the first run
         flat = {
             label: _to_hyperopt(self.space.distribution(label), value)

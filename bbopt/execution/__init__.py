@@ -20,7 +20,7 @@ from bbopt.execution.loop import run_parallel
 from bbopt.execution.plan import Execution
 from bbopt.execution.runner import Callback, TrialRunner, worker_name
 from bbopt.execution.serial import run_serial
-from bbopt.execution.stop import EarlyStop, StopRules
+from bbopt.execution.stop import EarlyStop, StopRules, no_progress_loss
 
 __all__ = [
     "Callback",
@@ -29,6 +29,7 @@ __all__ = [
     "Execution",
     "StopRules",
     "TrialRunner",
+    "no_progress_loss",
     "run_parallel",
     "run_serial",
     "worker_name",

@@ -22,6 +22,15 @@ class InMemoryStorage(Storage):
     def __repr__(self) -> str:
         return f"InMemoryStorage({len(self._records)} studies)"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its lock (a study in memory can be saved with ``pickle``)."""
+        with self._lock:
+            return copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "_lock"})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def create_study(self, record: StudyRecord) -> StudyRecord:
         with self._lock:
             if record.name not in self._records:
