@@ -25,8 +25,9 @@ from bbopt.hyperopt.algos import Algo, fmin_backend
 from bbopt.hyperopt.trials import Trials
 from bbopt.objective import FunctionObjective
 from bbopt.optimize import minimize
-from bbopt.space import as_space
+from bbopt.space import Distribution, as_space
 from bbopt.space import sample as bbopt_sample
+from bbopt.space.pyll import is_pyll
 from bbopt.storage import StorageLike
 from bbopt.study import Study
 from bbopt.trial import Trial
@@ -150,6 +151,12 @@ def _from_annotations(fn: Callable[..., Any]) -> tuple[Callable[[Any], Any], dic
     called with the configuration as keyword arguments."""
     space = dict(inspect.getfullargspec(fn).annotations)
     space.pop("return", None)
+    for name, node in space.items():
+        if not (is_pyll(node) or isinstance(node, Distribution)):
+            raise TypeError(
+                f"space='annotated': annotate each argument of fn with an hp node, "
+                f"{name!r} has {node!r}"
+            )
 
     @functools.wraps(fn)
     def objective(params: dict[str, Any]) -> Any:
