@@ -25,9 +25,12 @@ from bbopt.errors import MissingDependencyError
 from bbopt.execution import no_progress_loss
 from bbopt.space import (
     Choice,
+    LogNormal,
     LogUniform,
     Normal,
     PChoice,
+    QLogNormal,
+    QNormal,
     QUniform,
     RandInt,
     Space,
@@ -45,50 +48,34 @@ def twice(value: float) -> float:
 scope.define_if_new(twice)
 
 
-def tutorial_space() -> dict[str, Any]:
-    """The tutorial's final space, with hyperopt's hp: a conditional optimizer, an
-    optional second layer, and the batch size through a @scope.define function."""
+def hyperopt_space() -> dict[str, Any]:
+    """The tutorial's conditional space (conftest's, with every node type) built with
+    hyperopt's own hp, the power of two through a @scope.define function, plus
+    scope.int, arithmetic on expressions and numpy options."""
     return {
-        "optimizer": hp.choice(
-            "name",
-            [
-                {"name": "adam", "learning_rate": hp.loguniform("learning_rate_adam", -10, 0)},
-                {
-                    "name": "sgd",
-                    "learning_rate": hp.loguniform("learning_rate_sgd", -15, 1),
-                    "momentum": hp.uniform("momentum", 0, 1.0),
-                },
-            ],
-        ),
-        "second_layer": hp.choice(
-            "second_layer",
-            [
-                {"include": False},
-                {"include": True, "layer_size": hp.choice("layer_size", np.arange(5, 26, 5))},
-            ],
-        ),
-        "layer_1_size": hp.choice("layer_1_size", np.arange(5, 26, 5)),
-        "batch_size": scope.twice(hp.quniform("batch_size", 0, 8, q=1)),
-        "units": scope.int(hp.quniform("units", 1, 5, 1)),
+        **conditional_space(hp, scope.twice),
+        "count": scope.int(hp.quniform("count", 1, 5, 1)),
         "arith": (2 ** hp.quniform("e", 0, 3, 1) + 1) * 3 - hp.uniform("u", 0, 1) / 4,
-        "layers": [hp.randint("n_low", 3, 9), hp.randint("n_upper", 4)],
-        "init": hp.pchoice("init", [(0.2, "glorot"), (0.8, {"gain": hp.normal("gain", 0, 1)})]),
+        "sizes": hp.choice("sizes", np.arange(5, 26, 5)),
     }
 
 
 def test_each_hyperopt_node_becomes_the_bbopt_node_of_the_same_meaning() -> None:
-    tree = Space(tutorial_space()).tree
+    tree = Space(hyperopt_space()).tree
     optimizer = tree["optimizer"]
-    assert isinstance(optimizer, Choice) and optimizer.label == "name"
-    assert optimizer.options[0]["learning_rate"] == LogUniform("learning_rate_adam", -10, 0)
-    assert optimizer.options[1]["momentum"] == Uniform("momentum", 0, 1.0)
-    assert tree["layer_1_size"].options == tuple(np.arange(5, 26, 5))
-    assert tree["batch_size"] == Transform(twice, (QUniform("batch_size", 0, 8, 1),))
-    assert tree["units"] == UniformInt("units", 1, 5)  # scope.int of a unit-step quniform
+    assert isinstance(optimizer, Choice) and optimizer.label == "opt"
+    assert optimizer.options[0]["lr"] == LogUniform("adam_lr", -10, 0)
+    assert optimizer.options[1]["momentum"] == Uniform("momentum", 0, 1)
+    assert tree["sizes"].options == tuple(np.arange(5, 26, 5))
+    assert tree["batch_size"] == Transform(twice, (QUniform("bs_exp", 0, 8, 1),))
+    assert tree["count"] == UniformInt("count", 1, 5)  # scope.int of a unit-step quniform
+    assert tree["units"] == UniformInt("units", 1, 7)  # hp.uniformint
     assert tree["layers"] == (RandInt("n_low", 3, 9), RandInt("n_upper", 0, 4))  # a tuple
+    assert tree["pair"] == (QNormal("qn", 0, 2, 0.5), Normal("nrm", 0, 1))
     init = tree["init"]
     assert isinstance(init, PChoice) and init.weights == (0.2, 0.8)
-    assert init.options[1] == {"gain": Normal("gain", 0, 1)}
+    assert init.options == ("glorot", "he")
+    assert tree["lognormals"] == {"ln": LogNormal("ln", 0, 1), "qln": QLogNormal("qln", 1, 1, 1)}
     arith = tree["arith"]  # (2 ** e + 1) * 3 - u / 4, operator by operator
     assert arith.fn is operator.sub and arith.args[0].fn is operator.mul
     assert arith.args[1].fn is operator.truediv and arith.args[1].args[0] == Uniform("u", 0, 1)
@@ -109,7 +96,7 @@ def sample_points(space: Any, n: int) -> list[dict[str, Any]]:
     return [{k: v[0] for k, v in t["misc"]["vals"].items() if v} for t in trials.trials]
 
 
-@pytest.mark.parametrize("make", [tutorial_space, lambda: conditional_space(hp, lambda n: 2**n)])
+@pytest.mark.parametrize("make", [hyperopt_space, lambda: conditional_space(hp, lambda n: 2**n)])
 def test_space_eval_gives_what_hyperopt_gives_the_objective(make: Any) -> None:
     space = make()
     for point in sample_points(space, 40):
@@ -143,11 +130,11 @@ def test_scope_int_of_quniform_reaches_the_objective_as_an_int() -> None:
 
 
 def test_minimize_on_a_hyperopt_space_evaluates_fmin_points() -> None:
-    space = tutorial_space()
+    space = hyperopt_space()
     trials = hyperopt.Trials()
 
     def loss(params: dict[str, Any]) -> float:
-        return (math.log(params["optimizer"]["learning_rate"]) + 5) ** 2 + params["arith"]
+        return (math.log(params["optimizer"]["lr"]) + 5) ** 2 + params["arith"]
 
     hyperopt.fmin(
         loss,
@@ -173,25 +160,25 @@ def test_every_installed_backend_searches_a_hyperopt_space(backend: str) -> None
 
     def objective(params: dict[str, Any]) -> float:
         seen.append(params)
-        return params["optimizer"]["learning_rate"] + params["units"] + params["batch_size"]
+        return params["optimizer"]["lr"] + params["count"] + params["batch_size"]
 
     try:
-        study = bbopt.minimize(objective, tutorial_space(), backend=backend, max_evals=5, seed=1)
+        study = bbopt.minimize(objective, hyperopt_space(), backend=backend, max_evals=5, seed=1)
     except MissingDependencyError as exc:
         pytest.skip(f"{backend} is not installed: {exc}")
     assert len(study.ok_trials) == 5, [t.error for t in study.trials]
     for params in seen:
-        assert type(params["units"]) is int and params["batch_size"] in {2.0 * e for e in range(9)}
-        assert params["optimizer"]["name"] in ("adam", "sgd")
+        assert type(params["count"]) is int and params["batch_size"] in {2.0 * e for e in range(9)}
+        assert params["optimizer"]["name"] in ("adam", "sgd") and type(params["units"]) is int
         assert not any(isinstance(v, Apply) for v in params.values())
     assert get_backend(backend).name == study.backend_name
 
 
 def test_every_entry_point_that_takes_a_space_takes_a_hyperopt_one(clean_registries: None) -> None:
-    space = tutorial_space()
+    space = hyperopt_space()
     config = bbopt.sample(space, seed=3)
     assert config == Space(space).sample(3)
-    assert config["optimizer"]["name"] in ("adam", "sgd") and type(config["units"]) is int
+    assert config["optimizer"]["name"] in ("adam", "sgd") and type(config["count"]) is int
     backend = bbopt.create_backend("hyperopt.rand", space, seed=0)
     (suggestion,) = backend.ask(1)
     assert set(suggestion.flat_params) <= set(backend.space.labels)
@@ -211,7 +198,7 @@ def test_a_single_hyperopt_parameter_is_named_in_best_params() -> None:
 
 
 def test_stochastic_sampling_of_the_same_space_stays_hyperopt_s() -> None:
-    space = tutorial_space()
+    space = hyperopt_space()
     Space(space)  # translating leaves the user's graph untouched for hyperopt
     config = stochastic.sample(space, rng=np.random.default_rng(0))
     assert config["optimizer"]["name"] in ("adam", "sgd")
