@@ -262,6 +262,14 @@ def test_trials_pickle_and_continue() -> None:
     assert len(copy) == 8 and len(trials) == 5
 
 
+def test_exp_key_names_the_study_and_storage_keeps_it(tmp_path: Path) -> None:
+    trials = bh.Trials(exp_key="wine-search", storage=tmp_path / "studies.db")
+    bh.fmin(toy, toy_space(bh.hp), max_evals=4, trials=trials, rstate=np.random.default_rng(0))
+    assert trials.study.name == "wine-search" and trials.exp_key == "wine-search"
+    assert {d["exp_key"] for d in trials} == {"wine-search"}
+    assert len(bbopt.load_study("wine-search", tmp_path / "studies.db")) == 4
+
+
 # -- fmin's arguments -------------------------------------------------------------------
 
 
