@@ -104,10 +104,17 @@ class Result:
     status: str = STATUS_OK
     extras: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    intermediate: dict[int, float] = field(default_factory=dict)  # step -> reported value
+    pruned: bool = False  # stopped by the pruner: ``loss`` is the last reported value
 
     @property
     def ok(self) -> bool:
-        return self.status == STATUS_OK
+        return self.status == STATUS_OK and not self.pruned
+
+    @classmethod
+    def from_pruned(cls, loss: float | None, intermediate: dict[int, float]) -> Result:
+        """A trial the pruner stopped: its last reported value (None if not finite) stands."""
+        return cls(loss, STATUS_FAIL, {}, None, dict(intermediate), pruned=True)
 
     @classmethod
     def from_value(cls, value: Any) -> Result:

@@ -63,7 +63,8 @@ class Observation:
     suggested by an identically seeded run of this backend before (a resumed study),
     so a backend may advance its random state by one suggestion to stay on its
     sequence. ``state`` is DONE (``loss`` is the result), FAILED (no loss) or PRUNED
-    (``loss`` is the last value the trial reported before it was stopped).
+    (``loss`` is the last value the trial reported before it was stopped, None if that
+    was not finite; ``budget`` is the step it was reported at).
     """
 
     flat_params: dict[str, Any]
@@ -71,6 +72,7 @@ class Observation:
     state: TrialState = TrialState.DONE
     suggestion: Suggestion | None = None
     replayed: bool = False
+    budget: float | None = None
 
     def __post_init__(self) -> None:
         if not self.state.finished:
@@ -80,6 +82,13 @@ class Observation:
     def ok(self) -> bool:
         """A finished trial with its loss."""
         return self.state is TrialState.DONE and self.loss is not None
+
+    @property
+    def has_loss(self) -> bool:
+        """Done with its loss, or pruned with the (finite) last value it reported: a
+        pessimistic estimate of the loss it would have reached, which backends without a
+        pruned state learn from like a loss."""
+        return self.loss is not None and self.state in (TrialState.DONE, TrialState.PRUNED)
 
 
 class Backend(ABC):

@@ -119,8 +119,9 @@ class OptunaBackend(Backend):
 
     def tell(self, observation: Observation) -> None:
         """Done trials are told with their loss, failed ones as FAIL; a pruned trial as
-        PRUNED with its last reported value as an intermediate value, which Optuna's TPE
-        ranks below every complete trial but still learns from."""
+        PRUNED with its last reported value as the intermediate value at the step it was
+        reported (its budget), which Optuna's TPE ranks below every complete trial, and
+        by step and value among pruned ones, but still learns from."""
         with self._quiet():
             self._tell(observation)
 
@@ -131,7 +132,8 @@ class OptunaBackend(Backend):
             state, value = optuna_state.COMPLETE, observation.loss
         else:
             state, value = (optuna_state.PRUNED if pruned else optuna_state.FAIL), None
-        reports = {0: observation.loss} if pruned else {}
+        step = 0 if observation.budget is None else int(observation.budget)
+        reports = {step: observation.loss} if pruned else {}
         if observation.suggestion is not None:
             trial = observation.suggestion.handle
             for step, reported in reports.items():

@@ -24,6 +24,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from bbopt.execution.channel import ReportLink, remote_reporter
 from bbopt.execution.lifeline import exit_with_parent
 from bbopt.execution.runner import worker_name
 from bbopt.objective import Objective, evaluate_point, prepare_objective
@@ -39,6 +40,7 @@ class Task:
     flat_params: dict[str, Any]
     objective: bytes  # pack_objective(objective, space): the same bytes for every trial of a run
     token: str  # names the run, so a worker unpickles its objective once
+    reports: ReportLink | None = None  # where reports go to be decided on (runs with a pruner)
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,8 @@ def run_task(task: Task) -> Outcome:
         params = None
         try:
             objective, space = load_objective(task.objective, task.token)
-            params, result = evaluate_point(objective, space, task.flat_params)
+            reporter = None if task.reports is None else remote_reporter(task.reports, task.tid)
+            params, result = evaluate_point(objective, space, task.flat_params, reporter)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # e.g. a BaseException subclass evaluate_point lets by
