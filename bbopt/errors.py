@@ -48,6 +48,10 @@ class UnknownOptionError(BBoptError, TypeError, ValueError):
         self.accepted = accepted
 
 
+class OptionValueError(BBoptError, ValueError):
+    """An option given a value its backend or pruner does not accept."""
+
+
 def _close_matches(name: str, known: list[str]) -> list[str]:
     return difflib.get_close_matches(name, known, n=3, cutoff=0.5)
 

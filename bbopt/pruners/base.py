@@ -29,6 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from bbopt.errors import OptionValueError
 from bbopt.objective import Fidelity
 from bbopt.trial import Trial, TrialState
 
@@ -93,16 +94,16 @@ def in_schedule(step: int, warmup_steps: int, interval_steps: int) -> bool:
 
 
 def check_integer(name: str, value: Any, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``, or a ValueError naming the option."""
+    """``value`` as an int >= ``minimum``, or an OptionValueError naming the option."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"option {name!r} must be an integer >= {minimum}, got {value!r}")
+        raise OptionValueError(f"option {name!r} must be an integer >= {minimum}, got {value!r}")
     return value
 
 
 def check_number(name: str, value: Any, minimum: float | None = None) -> float:
-    """``value`` as a finite float (>= ``minimum`` when given), or a ValueError naming it."""
+    """``value`` as a finite float (>= ``minimum`` when given), or an OptionValueError naming it."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"option {name!r} must be a finite number, got {value!r}")
+        raise OptionValueError(f"option {name!r} must be a finite number, got {value!r}")
     if minimum is not None and value < minimum:
-        raise ValueError(f"option {name!r} must be >= {minimum:g}, got {value!r}")
+        raise OptionValueError(f"option {name!r} must be >= {minimum:g}, got {value!r}")
     return float(value)

@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bbopt.errors import OptionValueError
 from bbopt.pruners import create_pruner, register_pruner
 from bbopt.pruners.base import Pruner, check_integer, check_number
 from bbopt.trial import Trial
@@ -42,7 +43,9 @@ class PatientPruner(Pruner):
         self.patience = check_integer("patience", patience, 0)
         self.min_delta = check_number("min_delta", min_delta, 0.0)
         if wrapped is None and wrapped_options:
-            raise ValueError("option 'wrapped_options' needs option 'wrapped' (a pruner name)")
+            raise OptionValueError(
+                "option 'wrapped_options' needs option 'wrapped' (a pruner name)"
+            )
         self.wrapped = None if wrapped is None else create_pruner(wrapped, wrapped_options)
 
     def prune(self, trials: Sequence[Trial], trial: Trial) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bbopt.errors import OptionValueError
 from bbopt.pruners import register_pruner
 from bbopt.pruners.base import (
     Pruner,
@@ -48,7 +49,7 @@ class PercentilePruner(Pruner):
     ) -> None:
         self.percentile = check_number("percentile", percentile, 0.0)
         if self.percentile > 100:
-            raise ValueError(f"option 'percentile' must be in [0, 100], got {percentile!r}")
+            raise OptionValueError(f"option 'percentile' must be in [0, 100], got {percentile!r}")
         self.n_startup_trials = check_integer("n_startup_trials", n_startup_trials, 0)
         self.n_warmup_steps = check_integer("n_warmup_steps", n_warmup_steps, 0)
         self.interval_steps = check_integer("interval_steps", interval_steps, 1)

@@ -18,6 +18,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from bbopt.errors import OptionValueError
 from bbopt.pruners import register_pruner
 from bbopt.pruners.base import (
     Pruner,
@@ -77,7 +78,7 @@ class HalvingOptions:
         if min_resource != "auto":
             check_number("min_resource", min_resource)
             if min_resource <= 0:
-                raise ValueError(
+                raise OptionValueError(
                     f"option 'min_resource' must be > 0 or 'auto', got {min_resource!r}"
                 )
         self.min_resource = min_resource

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from bbopt.errors import OptionValueError
 from bbopt.pruners import register_pruner
 from bbopt.pruners.base import Pruner, check_integer, check_number, in_schedule, latest
 from bbopt.trial import Trial
@@ -31,11 +32,13 @@ class ThresholdPruner(Pruner):
         interval_steps: int = 1,
     ) -> None:
         if lower is None and upper is None:
-            raise ValueError("the threshold pruner needs option 'lower', 'upper' or both")
+            raise OptionValueError("the threshold pruner needs option 'lower', 'upper' or both")
         self.lower = -math.inf if lower is None else check_number("lower", lower)
         self.upper = math.inf if upper is None else check_number("upper", upper)
         if self.lower > self.upper:
-            raise ValueError(f"option 'lower' ({lower!r}) must not be above 'upper' ({upper!r})")
+            raise OptionValueError(
+                f"option 'lower' ({lower!r}) must not be above 'upper' ({upper!r})"
+            )
         self.n_warmup_steps = check_integer("n_warmup_steps", n_warmup_steps, 0)
         self.interval_steps = check_integer("interval_steps", interval_steps, 1)
 
