@@ -5,7 +5,7 @@ With ``B = floor(log_eta(max_resource / min_resource)) + 1`` brackets, bracket `
 is ASHA with ``min_early_stopping_rate = b``: bracket 0 stops trials from the first
 rung on, the last one lets them all run to ``max_resource``. A trial's bracket is a
 fixed function of its id, drawn with the weights of Hyperband's brackets (more trials
-in the aggressive ones, ``ceil(B / (B - b)) * eta ** (B - 1 - b)``), and trials
+in the aggressive ones, ``ceil(B / (B - b) * eta ** (B - 1 - b))``), and trials
 compete only with the trials of their bracket. So the brackets follow from the stored
 trials alone: a resumed study goes on filling the same brackets.
 
@@ -32,7 +32,7 @@ from bbopt.trial import Trial
 def bracket_weights(n_brackets: int, eta: int) -> list[int]:
     """How many trials each bracket gets in one round of Hyperband."""
     return [
-        math.ceil(n_brackets / (n_brackets - b)) * eta ** (n_brackets - 1 - b)
+        math.ceil(n_brackets * eta ** (n_brackets - 1 - b) / (n_brackets - b))
         for b in range(n_brackets)
     ]
 

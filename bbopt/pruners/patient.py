@@ -1,7 +1,8 @@
 """``patient``: stop a trial that stopped improving (Optuna's PatientPruner).
 
-A trial "stalls" when the best value of its last ``patience + 1`` reports is not better,
-by more than ``min_delta``, than its best value before them. Alone, the pruner stops a
+A trial "stalls" when the best value of its last ``patience + 1`` reports is not lower,
+by more than ``min_delta``, than its best value before them (a flat curve stalls, as
+with Keras' EarlyStopping). Alone, the pruner stops a
 stalled trial; with ``wrapped`` (another pruner's name, with ``wrapped_options``), it
 stops a stalled trial only if the wrapped pruner agrees: patience before the
 wrapped pruner's verdict.
@@ -54,8 +55,11 @@ class PatientPruner(Pruner):
             return False
         before = _nanmin(values[: -self.patience - 1])
         recent = _nanmin(values[-self.patience - 1 :])
-        stalled = math.isnan(recent) or before - self.min_delta < recent
-        if not stalled:
+        if math.isnan(before):  # nothing to improve on yet
+            improved = not math.isnan(recent)
+        else:
+            improved = recent < before - self.min_delta
+        if improved:
             return False
         if self.wrapped is None:
             return True
