@@ -3,8 +3,12 @@ through minimize (serial, stored, resumed), what backends are told, parallel pru
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import json
 import math
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -352,3 +356,93 @@ def test_asha_in_parallel_prunes_without_waiting_for_a_rung_to_fill(executor: st
     during = [t for t in others if t.finished_at is not None and t.finished_at < leader.finished_at]
     assert len(during) >= 3
     assert {t.worker for t in study.trials} != {leader.worker}
+
+
+# -- exports, plots, command line ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def curves_study() -> bbopt.Study:
+    return bbopt.minimize(
+        _curves, SPACE, backend="bbopt.random", max_evals=10, seed=2, pruner="successive_halving"
+    )
+
+
+def test_exports_hold_every_report(curves_study: bbopt.Study, tmp_path: Path) -> None:
+    study = curves_study
+    rows = study.rows()
+    for row, trial in zip(rows, study.trials, strict=True):
+        assert row["last_step"] == list(trial.intermediate)[-1]
+        assert {int(k): v for k, v in json.loads(row["intermediate"]).items()} == (
+            trial.intermediate
+        )
+    long = study.intermediate_rows()
+    assert len(long) == sum(len(t.intermediate) for t in study.trials)
+    frame = study.intermediate_dataframe()
+    assert list(frame.columns) == ["tid", "state", "step", "value"] and len(frame) == len(long)
+    pruned = frame[frame.state == "pruned"]
+    assert len(pruned) and pruned.groupby("tid").step.max().isin([1, 3, 9]).all()
+    with (study.to_csv(tmp_path / "curves.csv", intermediate=True)).open() as handle:
+        read = list(csv.DictReader(handle))
+    assert [(int(r["tid"]), int(r["step"]), float(r["value"])) for r in read] == [
+        (r["tid"], r["step"], r["value"]) for r in long
+    ]
+    data = json.loads(study.to_json(tmp_path / "study.json").read_text())
+    assert [t["intermediate"] for t in data["trials"]] == [
+        {str(k): v for k, v in t.intermediate.items()} for t in study.trials
+    ]
+
+
+def test_plot_intermediate_draws_every_curve_and_marks_the_pruned(
+    curves_study: bbopt.Study, tmp_path: Path
+) -> None:
+    path = tmp_path / "curves.png"
+    figure = curves_study.plot_intermediate(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (axes,) = figure.axes
+    pruned = [t for t in curves_study.trials if t.state is TrialState.PRUNED]
+    lines = axes.get_lines()
+    assert len(lines) == len(curves_study.trials) + len(pruned)  # a curve each, a cross each
+    crosses = [line for line in lines if line.get_marker() == "x"]
+    assert sorted((c.get_xdata()[0], c.get_ydata()[0]) for c in crosses) == sorted(
+        list(t.intermediate.items())[-1] for t in pruned
+    )
+    empty = bbopt.minimize(lambda p: p["x"], SPACE, max_evals=2, seed=0).plot_intermediate()
+    assert "no trial reported" in empty.axes[0].texts[0].get_text()
+
+
+def _cli(*args: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bbopt.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_command_line_lists_runs_with_and_checks_pruners(tmp_path: Path) -> None:
+    listing = _cli("pruners")
+    assert listing.returncode == 0
+    assert {line.split()[0] for line in listing.stdout.splitlines()} == set(list_pruners())
+    ran = _cli("run", "toy.sin", "--max-evals", "3", "--seed", "0", "--quiet", "--pruner",
+               "threshold", "--pruner-option", "upper=1")  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    for args, text in [
+        (("--pruner", "medain"), "Did you mean 'median'"),
+        (("--pruner", "median", "--pruner-option", "startup=2"), "n_startup_trials"),
+        (("--pruner", "median", "--pruner-option", "interval_steps=0"), "must be an integer"),
+        (("--pruner-option", "upper=1"), "--pruner-option needs --pruner"),
+    ]:
+        done = _cli("run", "toy.sin", "--max-evals", "1", "--quiet", *args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert text in done.stderr.splitlines()[-1]
+    storage = tmp_path / "studies.db"
+    bbopt.minimize(_curves, SPACE, max_evals=4, seed=0, storage=storage, study="curves",
+                   pruner="successive_halving")  # fmt: skip
+    plotted = _cli("plot", "curves", "--storage", storage, "-o", tmp_path / "figures")
+    assert plotted.returncode == 0, plotted.stderr
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
+        "curves-history.png",
+        "curves-intermediate.png",
+        "curves-params.png",
+    ]
