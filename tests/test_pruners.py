@@ -446,3 +446,15 @@ def test_the_command_line_lists_runs_with_and_checks_pruners(tmp_path: Path) -> 
         "curves-intermediate.png",
         "curves-params.png",
     ]
+
+
+def test_the_percentile_is_numpys_linear_percentile() -> None:
+    import numpy as np
+
+    from bbopt.pruners.percentile import percentile
+
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 5, 30):
+        values = list(rng.normal(size=size))
+        for q in (0.0, 10.0, 25.0, 50.0, 99.0, 100.0):
+            assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))

@@ -14,8 +14,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
-
 from bbopt.errors import OptionValueError
 from bbopt.pruners import register_pruner
 from bbopt.pruners.base import (
@@ -68,7 +66,18 @@ class PercentilePruner(Pruner):
         at_step = [v for v in at_step if not math.isnan(v)]
         if len(at_step) < self.n_min_trials:
             return False
-        return best_value(trial) > float(np.percentile(at_step, self.percentile))
+        return best_value(trial) > percentile(at_step, self.percentile)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile of ``values``, interpolated linearly between the two closest
+    ranks (numpy's default); in plain Python, several times faster than numpy on the
+    few dozen values a pruner compares."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 @register_pruner
