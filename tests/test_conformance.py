@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from typing import Any
 
@@ -141,6 +142,19 @@ class ClaimsToLearn(PlainRandom):
     learns = True  # but it is random search
 
 
+def _forgets_pruned_trials() -> type[Backend]:
+    """hyperopt's TPE told pruned trials as failures (what bbopt did before pruning)."""
+    from bbopt.backends.hyperopt import HyperoptTPE
+
+    class ForgetsPrunedTrials(HyperoptTPE):
+        def tell(self, observation: Observation) -> None:
+            if observation.state is TrialState.PRUNED:
+                observation = dataclasses.replace(observation, state=TrialState.FAILED)
+            super().tell(observation)
+
+    return ForgetsPrunedTrials
+
+
 def test_the_documented_example_backend_passes_as_written() -> None:
     example = _docstring_example()
     assert example.learns is False
@@ -160,6 +174,7 @@ def test_the_documented_example_backend_passes_as_written() -> None:
         (CrashesOnPruned, "check_pruned_trials"),
         (ClaimsExactResume, "check_exact_resume"),
         (ClaimsToLearn, "check_improves_on_random"),
+        (_forgets_pruned_trials(), "check_learns_from_pruned_trials"),
     ],
     ids=lambda value: getattr(value, "__name__", str(value)),
 )

@@ -98,6 +98,8 @@ class Backend(ABC):
     description: ClassVar[str] = ""
     #: Uses losses to choose points (so it should beat random search; checked).
     learns: ClassVar[bool] = True
+    #: Learns from pruned trials (their last reported value) too (checked).
+    learns_from_pruned: ClassVar[bool] = True
     #: A resumed serial run ends with the same trials as an uninterrupted one.
     exact_resume: ClassVar[bool] = False
     #: Cheap enough per suggestion to be in the quick default benchmark run.
