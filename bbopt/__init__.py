@@ -33,7 +33,7 @@ from bbopt.objective import (
 )
 from bbopt.optimize import minimize
 from bbopt.pruners import Pruner, create_pruner, list_pruners, register_pruner
-from bbopt.reporting import TrialPruned, is_pruning, report
+from bbopt.reporting import TrialPruned, budget, is_pruning, report
 from bbopt.space import Space, sample, space_eval, transform
 from bbopt.storage import InMemoryStorage, SQLiteStorage, Storage, StorageError
 from bbopt.studies import list_studies, load_study
@@ -66,6 +66,7 @@ __all__ = [
     "TrialPruned",
     "TrialState",
     "UnknownNameError",
+    "budget",
     "create_backend",
     "create_pruner",
     "get_objective",

@@ -170,6 +170,7 @@ registry: Registry[Objective] = Registry(
     [
         "bbopt.objectives.toy",
         "bbopt.objectives.synthetic",
+        "bbopt.objectives.multifidelity",
         "bbopt.objectives.coco",
         "bbopt.objectives.wine",
     ],

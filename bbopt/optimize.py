@@ -103,6 +103,8 @@ def minimize(
     rules = StopRules(max_evals, timeout, loss_threshold, early_stop)
     options = dict(backend_options or {})
     backend_obj = create_backend(backend, compiled, draw_seed() if seed is None else seed, options)
+    if backend_obj.fidelity is None:  # multi-fidelity backends take their budgets from it
+        backend_obj.fidelity = objective.fidelity
     warm = [compiled.validate_flat(point) for point in points_to_evaluate or ()]
     backend_name = backend_obj.name or type(backend_obj).__name__
     store = InMemoryStorage() if storage is None else as_storage(storage)

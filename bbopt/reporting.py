@@ -24,7 +24,15 @@ from typing import Any
 from bbopt.errors import BBoptError
 from bbopt.trial import as_loss
 
-__all__ = ["Reporter", "TrialPruned", "is_pruning", "is_reporting", "report", "reporting_to"]
+__all__ = [
+    "Reporter",
+    "TrialPruned",
+    "budget",
+    "is_pruning",
+    "is_reporting",
+    "report",
+    "reporting_to",
+]
 
 Decide = Callable[[int, float], bool]
 """``decide(step, value) -> prune``: asks the run's pruner about a new report."""
@@ -42,11 +50,13 @@ class TrialPruned(BBoptError):
 class Reporter:
     """The reports of one trial, and the pruner's decision on each of them.
 
-    ``decide`` is None when the run has no pruner: values are only recorded.
+    ``decide`` is None when the run has no pruner: values are only recorded. ``budget``
+    is the fidelity a multi-fidelity backend chose for the trial (None: all of it).
     """
 
-    def __init__(self, decide: Decide | None = None) -> None:
+    def __init__(self, decide: Decide | None = None, budget: float | None = None) -> None:
         self.decide = decide
+        self.budget = budget
         self.intermediate: dict[int, float] = {}
         self._last_step = -1
 
@@ -105,6 +115,13 @@ def is_pruning() -> bool:
     """Whether a pruner may stop the trial running here (its reports are decided on)."""
     reporter = _current.get()
     return reporter is not None and reporter.decide is not None
+
+
+def budget() -> float | None:
+    """The budget a multi-fidelity backend chose for the trial running here, on the
+    objective's fidelity scale (epochs, ...); None outside a trial or for all of it."""
+    reporter = _current.get()
+    return None if reporter is None else reporter.budget
 
 
 def is_reporting() -> bool:

@@ -217,6 +217,7 @@ class Study:
                     origin=trial.origin.retried(),
                     owner=self.owner,
                     retry_of=trial.tid,
+                    budget=trial.budget,
                 )
                 try:
                     self.add_trial(queued)
@@ -468,6 +469,7 @@ def _row(trial: Trial, params: Any) -> dict[str, Any]:
             "backend": trial.backend,
             "seed": trial.seed,
             "origin": trial.origin.value,
+            "budget": trial.budget,
             "last_step": next(reversed(trial.intermediate)) if trial.intermediate else None,
             "intermediate": json.dumps(trial.intermediate) if trial.intermediate else None,
         }

@@ -180,6 +180,7 @@ class Trial:
     owner: str | None = None
     retry_of: int | None = None
     intermediate: dict[int, float] = field(default_factory=dict)  # step -> reported value
+    budget: float | None = None  # the fidelity a multi-fidelity backend chose (None: all)
 
     @property
     def ok(self) -> bool:
@@ -223,6 +224,7 @@ class Trial:
             "owner": self.owner,
             "retry_of": self.retry_of,
             "intermediate": {str(step): value for step, value in self.intermediate.items()},
+            "budget": self.budget,
         }
 
     @classmethod
@@ -253,6 +255,7 @@ class Trial:
             owner=reader.get("owner", _text),
             retry_of=reader.get("retry_of", _integer),
             intermediate=reader.get("intermediate", _steps) or {},
+            budget=reader.get("budget", _number),
         )
 
 

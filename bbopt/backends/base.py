@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bbopt.errors import UnknownOptionError
+from bbopt.objective import Fidelity
 from bbopt.space import Space
 from bbopt.trial import TrialState
 
@@ -45,11 +46,14 @@ class Suggestion:
 
     ``handle`` is the backend's own, for the backend alone (e.g. the library trial
     object the point came from); the framework passes the suggestion back untouched
-    in the :class:`Observation` that answers it.
+    in the :class:`Observation` that answers it. ``budget`` (multi-fidelity backends)
+    is how much of the objective's fidelity to spend (epochs, ...); the objective
+    reads it with ``bbopt.budget()``; None means all of it.
     """
 
     flat_params: dict[str, Any]
     handle: Any = None
+    budget: float | None = None  # a multi-fidelity backend's budget, on the fidelity's scale
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ class Observation:
     so a backend may advance its random state by one suggestion to stay on its
     sequence. ``state`` is DONE (``loss`` is the result), FAILED (no loss) or PRUNED
     (``loss`` is the last value the trial reported before it was stopped, None if that
-    was not finite; ``budget`` is the step it was reported at).
+    was not finite). ``budget`` is the fidelity the loss was reached at: the step of a
+    pruned trial's last report, a done trial's suggested budget; None for all of it.
     """
 
     flat_params: dict[str, Any]
@@ -104,6 +109,10 @@ class Backend(ABC):
     exact_resume: ClassVar[bool] = False
     #: Cheap enough per suggestion to be in the quick default benchmark run.
     quick_benchmark: ClassVar[bool] = True
+    #: Chooses a budget with each point (``Suggestion.budget``).
+    multi_fidelity: ClassVar[bool] = False
+    #: The objective's fidelity, if it declares one (set by ``minimize``).
+    fidelity: Fidelity | None = None
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         self.space = space

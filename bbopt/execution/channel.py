@@ -167,6 +167,6 @@ def _ask_driver(link: ReportLink, tid: int, step: int, value: float) -> bool:
     return False
 
 
-def remote_reporter(link: ReportLink, tid: int) -> Reporter:
+def remote_reporter(link: ReportLink, tid: int, budget: float | None = None) -> Reporter:
     """A Reporter for trial ``tid`` in a worker: each report is decided by the driver."""
-    return Reporter(functools.partial(_ask_driver, link, tid))
+    return Reporter(functools.partial(_ask_driver, link, tid), budget)

@@ -71,7 +71,8 @@ class Flights:
     def submit(self, flight: Flight) -> None:
         flight.submitted = time.monotonic()
         link = None if self.reports is None else self.reports.link
-        task = Task(flight.trial.tid, flight.trial.flat_params, self._objective, self._token, link)
+        trial = flight.trial
+        task = Task(trial.tid, trial.flat_params, self._objective, self._token, link, trial.budget)
         self.by_future[self.engine.submit(task)] = flight
 
     def wait(self) -> None:

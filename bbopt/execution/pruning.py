@@ -39,8 +39,8 @@ class Pruning:
     def reporter(self, trial: Trial) -> Reporter:
         """A Reporter for ``trial`` evaluated in this process."""
         if self.pruner is None:
-            return Reporter()
-        return Reporter(functools.partial(self.decide, trial))
+            return Reporter(budget=trial.budget)
+        return Reporter(functools.partial(self.decide, trial), trial.budget)
 
     def decide(self, trial: Trial, step: int, value: float) -> bool:
         """Keep the report of the running ``trial`` (the study's own record) and say whether

@@ -41,16 +41,18 @@ def _now() -> datetime:
 def observation_of(
     trial: Trial, suggestion: Suggestion | None = None, replayed: bool = False
 ) -> Observation:
-    """What a backend is told of a finished trial; a pruned one carries the step its loss
-    (the last value it reported) was reached at as its budget."""
-    budget = float(next(reversed(trial.intermediate))) if trial.intermediate else None
+    """What a backend is told of a finished trial, with the budget its loss was reached at:
+    the step of a pruned trial's last report, else the budget it was given."""
+    budget = trial.budget
+    if trial.state is TrialState.PRUNED and trial.intermediate:
+        budget = float(next(reversed(trial.intermediate)))
     return Observation(
         trial.flat_params,
         trial.loss,
         state=trial.state,
         suggestion=suggestion,
         replayed=replayed,
-        budget=budget if trial.state is TrialState.PRUNED else None,
+        budget=budget,
     )
 
 
@@ -128,12 +130,16 @@ class TrialRunner:
         began = time.perf_counter()
         (suggestion,) = self.backend.ask(1)
         seconds = time.perf_counter() - began
-        trial = self._start(suggestion.flat_params, TrialOrigin.BACKEND, seconds)
+        trial = self._start(suggestion.flat_params, TrialOrigin.BACKEND, seconds, suggestion.budget)
         self._suggestions[trial.tid] = suggestion
         return trial
 
     def _start(
-        self, flat: Mapping[str, Any], origin: TrialOrigin, suggest_seconds: float | None = None
+        self,
+        flat: Mapping[str, Any],
+        origin: TrialOrigin,
+        suggest_seconds: float | None = None,
+        budget: float | None = None,
     ) -> Trial:
         trial = Trial(
             tid=-1,
@@ -145,6 +151,7 @@ class TrialRunner:
             seed=self.study.seed,
             origin=origin,
             owner=self.study.owner,
+            budget=budget,
         )
         return self.study.add_trial(trial)
 

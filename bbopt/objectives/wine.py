@@ -35,7 +35,7 @@ from bbopt.objectives._keras_training import (
     TrainingDivergedError,
     train,
 )
-from bbopt.reporting import is_pruning, is_reporting, report
+from bbopt.reporting import budget, is_pruning, is_reporting, report
 from bbopt.space import transform
 
 DATA_SEED = 0  # random_state of both stratified splits
@@ -157,7 +157,8 @@ class WineClassifier(Objective):
     ``epochs`` (epochs run) and ``train_time`` (seconds). A NaN or infinite training
     loss stops the training and makes the trial fail with the reason as its error.
 
-    Its fidelity is the number of epochs. In a bbopt trial it reports minus the
+    Its fidelity is the number of epochs: a multi-fidelity backend's budget
+    (``bbopt.budget()``, rounded) trains that many. In a bbopt trial it reports minus the
     validation accuracy after each epoch (``bbopt.report(epoch, value)``). Under a
     pruner the epochs run in chunks of ``report_every`` and the reports of each chunk
     are made as it ends, so the pruner can stop the training there; otherwise all
@@ -218,11 +219,13 @@ class WineClassifier(Objective):
 
     def evaluate(self, params: Any) -> dict[str, Any]:
         data = wine_data()
+        chosen = budget()  # a multi-fidelity backend's number of epochs
+        epochs = self.epochs if chosen is None else min(self.epochs, max(1, round(chosen)))
         outcome = train(
             network_from_params(params),
             (data.x_train, data.y_train),
             (data.x_val, data.y_val),
-            epochs=self.epochs,
+            epochs=epochs,
             seed=self.seed,
             progress=_report_accuracy if is_reporting() else None,
             chunk=self.report_every if is_pruning() else None,  # else in one go
@@ -232,7 +235,7 @@ class WineClassifier(Objective):
             return {
                 "status": "fail",
                 "error": f"training diverged: the loss became {outcome.train_loss} "
-                f"in epoch {outcome.epochs} of {self.epochs}",
+                f"in epoch {outcome.epochs} of {epochs}",
                 **extras,
             }
         return {"loss": -outcome.accuracy, "status": "ok", **extras}
