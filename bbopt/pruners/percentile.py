@@ -24,6 +24,7 @@ from bbopt.pruners.base import (
     done_trials,
     in_schedule,
     latest,
+    previous_step,
 )
 from bbopt.trial import Trial
 
@@ -52,6 +53,7 @@ class PercentilePruner(Pruner):
         self.n_warmup_steps = check_integer("n_warmup_steps", n_warmup_steps, 0)
         self.interval_steps = check_integer("interval_steps", interval_steps, 1)
         self.n_min_trials = check_integer("n_min_trials", n_min_trials, 1)
+        self._best: dict[int, tuple[int, float]] = {}  # tid -> (its last step, best value)
 
     def prune(self, trials: Sequence[Trial], trial: Trial) -> bool:
         step, value = latest(trial)
@@ -66,7 +68,22 @@ class PercentilePruner(Pruner):
         at_step = [v for v in at_step if not math.isnan(v)]
         if len(at_step) < self.n_min_trials:
             return False
-        return best_value(trial) > percentile(at_step, self.percentile)
+        return self._best_so_far(trial) > percentile(at_step, self.percentile)
+
+    def _best_so_far(self, trial: Trial) -> float:
+        """``best_value(trial)``, updated from the previous call when the trial has made
+        one report since (a memo of the trial's own values: a fresh pruner gets the same,
+        in time proportional to the trial's reports)."""
+        step, value = latest(trial)
+        memo = self._best.get(trial.tid)
+        if memo is not None and memo[0] == previous_step(trial):
+            best = memo[1]
+            if math.isnan(best) or value < best:
+                best = value
+        else:
+            best = best_value(trial)
+        self._best[trial.tid] = (step, best)
+        return best
 
 
 def percentile(values: list[float], q: float) -> float:
