@@ -24,6 +24,7 @@ from bbopt.backends import (
 )
 from bbopt.errors import BBoptError, NoSuccessfulTrialError, UnknownNameError
 from bbopt.objective import (
+    Fidelity,
     FunctionObjective,
     Objective,
     get_objective,
@@ -31,6 +32,8 @@ from bbopt.objective import (
     register_objective,
 )
 from bbopt.optimize import minimize
+from bbopt.pruners import Pruner, create_pruner, list_pruners, register_pruner
+from bbopt.reporting import TrialPruned, budget, is_pruning, report
 from bbopt.space import Space, sample, space_eval, transform
 from bbopt.storage import InMemoryStorage, SQLiteStorage, Storage, StorageError
 from bbopt.studies import list_studies, load_study
@@ -44,11 +47,13 @@ __all__ = [
     "STATUS_OK",
     "BBoptError",
     "Backend",
+    "Fidelity",
     "FunctionObjective",
     "InMemoryStorage",
     "NoSuccessfulTrialError",
     "Objective",
     "Observation",
+    "Pruner",
     "Result",
     "SQLiteStorage",
     "Space",
@@ -58,18 +63,25 @@ __all__ = [
     "Suggestion",
     "Trial",
     "TrialOrigin",
+    "TrialPruned",
     "TrialState",
     "UnknownNameError",
+    "budget",
     "create_backend",
+    "create_pruner",
     "get_objective",
     "hp",
+    "is_pruning",
     "list_backends",
     "list_objectives",
+    "list_pruners",
     "list_studies",
     "load_study",
     "minimize",
     "register_backend",
     "register_objective",
+    "register_pruner",
+    "report",
     "sample",
     "space",
     "space_eval",

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import bbopt
-from bbopt.errors import BBoptError, UnknownNameError, UnknownOptionError
+from bbopt.errors import BBoptError, OptionValueError, UnknownNameError, UnknownOptionError
 from bbopt.storage import StorageContentError
 from bbopt.study import Study
 
@@ -32,7 +32,13 @@ class UsageError(BBoptError):
     """A command line that cannot run as written (exit code 2)."""
 
 
-USAGE_ERRORS = (UsageError, UnknownNameError, UnknownOptionError, StorageContentError)
+USAGE_ERRORS = (
+    UsageError,
+    UnknownNameError,
+    UnknownOptionError,
+    OptionValueError,
+    StorageContentError,
+)
 INTERRUPTED = 130
 
 
@@ -108,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (
         _add_objectives,
         _add_backends,
+        _add_pruners,
         _add_run,
         _add_studies,
         _add_show,
@@ -178,6 +185,18 @@ def _backends(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_pruners(commands: Any) -> None:
+    command = commands.add_parser("pruners", help="list the registered pruners")
+    command.set_defaults(handler=_pruners)
+
+
+def _pruners(args: argparse.Namespace) -> int:
+    from bbopt.pruners import get_pruner
+
+    _print_listing((n, get_pruner(n).description) for n in bbopt.list_pruners())
+    return 0
+
+
 def _print_listing(items: Any) -> None:
     items = [(name, " ".join((text or "").split())) for name, text in items]
     width = max((len(name) for name, _ in items), default=0)
@@ -223,6 +242,17 @@ def _add_run(commands: Any) -> None:
         help="a backend option (VALUE is read as JSON when it parses); repeatable",
     )
     command.add_argument(
+        "--pruner", default=None, metavar="NAME", help="stop bad trials early (see `bbopt pruners`)"
+    )
+    command.add_argument(
+        "--pruner-option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a pruner option (VALUE is read as JSON when it parses); repeatable",
+    )
+    command.add_argument(
         "--workers", type=_count(1), default=None, metavar="N", help="trials run in parallel"
     )
     command.add_argument(
@@ -259,6 +289,8 @@ def run_arguments(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "executor": args.executor,
         "trial_timeout": args.trial_timeout,
+        "pruner": args.pruner,
+        "pruner_options": dict(args.pruner_option),
     }
 
 
@@ -269,6 +301,8 @@ def _run(args: argparse.Namespace) -> int:
         Execution.from_args(args.workers, args.executor, args.trial_timeout)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.pruner_option and args.pruner is None:
+        raise UsageError("--pruner-option needs --pruner NAME (see `bbopt pruners`)")
     study = bbopt.minimize(args.objective, **run_arguments(args))
     counts = ", ".join(f"{n} {state}" for state, n in sorted(study.count_by_state().items()))
     print(f"study {study.name!r}: {len(study.trials)} trials ({counts}), seed {study.seed}")
@@ -465,7 +499,10 @@ def _plot(args: argparse.Namespace) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")  # files only, no window
     args.output.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^\w.-]+", "_", study.name)
-    for kind, plot in (("history", study.plot_history), ("params", study.plot_params)):
+    plots = [("history", study.plot_history), ("params", study.plot_params)]
+    if any(t.intermediate for t in study.trials):
+        plots.append(("intermediate", study.plot_intermediate))
+    for kind, plot in plots:
         path = args.output / f"{stem}-{kind}.png"
         plot(path)
         print(path)

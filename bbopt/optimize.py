@@ -17,6 +17,7 @@ from bbopt.execution import (
     run_serial,
 )
 from bbopt.objective import Objective, resolve_objective
+from bbopt.pruners import Pruner, create_pruner
 from bbopt.space import as_space
 from bbopt.storage import InMemoryStorage, StorageLike, as_storage
 from bbopt.study import Study
@@ -55,6 +56,8 @@ def minimize(
     executor: str | Executor | distributed.Client | None = None,
     trial_timeout: float | None = None,
     callbacks: Iterable[Callback] | None = None,
+    pruner: str | Pruner | type[Pruner] | None = None,
+    pruner_options: Mapping[str, Any] | None = None,
 ) -> Study:
     """Minimize an objective and return the :class:`~bbopt.study.Study`.
 
@@ -93,10 +96,17 @@ def minimize(
     """
     execution = Execution.from_args(workers, executor, trial_timeout)
     objective = resolve_objective(fn, space)
+    if pruner is None and pruner_options:
+        raise ValueError("pruner_options need a pruner: give pruner='median', 'hyperband', ...")
+    pruner_obj = (
+        None if pruner is None else create_pruner(pruner, pruner_options, objective.fidelity)
+    )
     compiled = as_space(objective.space)
     rules = StopRules(max_evals, timeout, loss_threshold, early_stop)
     seed = draw_seed() if seed is None else seed
     backend_obj = create_backend(backend, compiled, seed, backend_options)
+    if backend_obj.fidelity is None:  # multi-fidelity backends take their budgets from it
+        backend_obj.fidelity = objective.fidelity
     warm = [compiled.validate_flat(point) for point in points_to_evaluate or ()]
     backend_name = backend_obj.name or type(backend_obj).__name__
     store = InMemoryStorage() if storage is None else as_storage(storage)
@@ -114,7 +124,9 @@ def minimize(
     )
     try:
         study_obj = Study.open(store, wanted)
-        runner = TrialRunner(objective, compiled, backend_obj, study_obj, callbacks or ())
+        runner = TrialRunner(
+            objective, compiled, backend_obj, study_obj, callbacks or (), pruner_obj
+        )
         warm = runner.resume(warm)
         if execution is None:
             run_serial(runner, rules, warm, progress)

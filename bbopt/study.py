@@ -217,6 +217,7 @@ class Study:
                     origin=trial.origin.retried(),
                     owner=self.owner,
                     retry_of=trial.tid,
+                    budget=trial.budget,
                 )
                 try:
                     self.add_trial(queued)
@@ -352,22 +353,35 @@ class Study:
     # -- export -------------------------------------------------------------------
 
     def rows(self) -> list[dict[str, Any]]:
-        """Flat rows for tables: one per trial, parameters as ``params.<path>`` columns."""
+        """Flat rows for tables: one per trial, parameters as ``params.<path>`` columns; a
+        trial's reports as ``last_step`` and ``intermediate`` (JSON: step -> value)."""
         return [_row(t, self.shown_params(t)) for t in self.trials]
 
-    def to_dataframe(self) -> pandas.DataFrame:
-        try:
-            import pandas
-        except ImportError:
-            raise MissingDependencyError("pandas", "export", "Study.to_dataframe") from None
-        return pandas.DataFrame(self.rows())
+    def intermediate_rows(self) -> list[dict[str, Any]]:
+        """The learning curves in long form: one row (tid, state, step, value) per report."""
+        return [
+            {"tid": t.tid, "state": t.state.value, "step": step, "value": value}
+            for t in self.trials
+            for step, value in t.intermediate.items()
+        ]
 
-    def to_csv(self, path: str | Path) -> Path:
-        rows = self.rows()
+    def intermediate_dataframe(self) -> pandas.DataFrame:
+        """:meth:`intermediate_rows` as a pandas DataFrame."""
+        pandas = _pandas("Study.intermediate_dataframe")
+        return pandas.DataFrame(self.intermediate_rows(), columns=["tid", "state", "step", "value"])
+
+    def to_dataframe(self) -> pandas.DataFrame:
+        return _pandas("Study.to_dataframe").DataFrame(self.rows())
+
+    def to_csv(self, path: str | Path, *, intermediate: bool = False) -> Path:
+        """One row per trial; with ``intermediate``, one per report
+        (:meth:`intermediate_rows`)."""
+        rows = self.intermediate_rows() if intermediate else self.rows()
         columns: list[str] = []
         for row in rows:
             columns.extend(k for k in row if k not in columns)
         path = Path(path)
+        columns = columns or (["tid", "state", "step", "value"] if intermediate else [])
         with path.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
@@ -405,6 +419,20 @@ class Study:
 
         return plots.plot_params(self, path)
 
+    def plot_intermediate(self, path: str | Path | None = None) -> Any:
+        """The learning curves (reported value against step), pruned trials marked."""
+        from bbopt import plots
+
+        return plots.plot_intermediate(self, path)
+
+
+def _pandas(what: str) -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise MissingDependencyError("pandas", "export", what) from None
+    return pandas
+
 
 def _orphan_error(trial: Trial) -> str:
     return f"abandoned: process {trial.owner} ended while running it"
@@ -441,6 +469,9 @@ def _row(trial: Trial, params: Any) -> dict[str, Any]:
             "backend": trial.backend,
             "seed": trial.seed,
             "origin": trial.origin.value,
+            "budget": trial.budget,
+            "last_step": next(reversed(trial.intermediate)) if trial.intermediate else None,
+            "intermediate": json.dumps(trial.intermediate) if trial.intermediate else None,
         }
     )
     return row

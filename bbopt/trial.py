@@ -104,10 +104,17 @@ class Result:
     status: str = STATUS_OK
     extras: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    intermediate: dict[int, float] = field(default_factory=dict)  # step -> reported value
+    pruned: bool = False  # stopped by the pruner: ``loss`` is the last reported value
 
     @property
     def ok(self) -> bool:
-        return self.status == STATUS_OK
+        return self.status == STATUS_OK and not self.pruned
+
+    @classmethod
+    def from_pruned(cls, loss: float | None, intermediate: dict[int, float]) -> Result:
+        """A trial the pruner stopped: its last reported value (None if not finite) stands."""
+        return cls(loss, STATUS_FAIL, {}, None, dict(intermediate), pruned=True)
 
     @classmethod
     def from_value(cls, value: Any) -> Result:
@@ -173,6 +180,7 @@ class Trial:
     owner: str | None = None
     retry_of: int | None = None
     intermediate: dict[int, float] = field(default_factory=dict)  # step -> reported value
+    budget: float | None = None  # the fidelity a multi-fidelity backend chose (None: all)
 
     @property
     def ok(self) -> bool:
@@ -216,6 +224,7 @@ class Trial:
             "owner": self.owner,
             "retry_of": self.retry_of,
             "intermediate": {str(step): value for step, value in self.intermediate.items()},
+            "budget": self.budget,
         }
 
     @classmethod
@@ -246,6 +255,7 @@ class Trial:
             owner=reader.get("owner", _text),
             retry_of=reader.get("retry_of", _integer),
             intermediate=reader.get("intermediate", _steps) or {},
+            budget=reader.get("budget", _number),
         )
 
 

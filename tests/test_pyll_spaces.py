@@ -162,8 +162,17 @@ def test_every_installed_backend_searches_a_hyperopt_space(backend: str) -> None
         seen.append(params)
         return params["optimizer"]["lr"] + params["count"] + params["batch_size"]
 
+    # a multi-fidelity backend needs budgets; this objective declares no fidelity
+    options = {"min_budget": 1, "max_budget": 9} if get_backend(backend).multi_fidelity else None
     try:
-        study = bbopt.minimize(objective, hyperopt_space(), backend=backend, max_evals=5, seed=1)
+        study = bbopt.minimize(
+            objective,
+            hyperopt_space(),
+            backend=backend,
+            backend_options=options,
+            max_evals=5,
+            seed=1,
+        )
     except MissingDependencyError as exc:
         pytest.skip(f"{backend} is not installed: {exc}")
     assert len(study.ok_trials) == 5, [t.error for t in study.trials]

@@ -124,12 +124,25 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 
 # Lower layers never import higher ones (DESIGN.md's layers, as built).
 LAYERS = [
-    {"bbopt.errors", "bbopt.registry", "bbopt.trial", "bbopt.space", "bbopt.hp"}
+    {"bbopt.errors", "bbopt.registry", "bbopt.trial", "bbopt.space", "bbopt.hp", "bbopt.reporting"}
     | {"bbopt.space.nodes", "bbopt.space.serialize", "bbopt.space.pyll", "bbopt.space.compiled"},
     {"bbopt.storage", "bbopt.storage.base", "bbopt.storage.memory", "bbopt.storage.sqlite"},
     {"bbopt.study"},
-    {"bbopt.backends", "bbopt.backends.base", "bbopt.objective", "bbopt.studies"},
-    {"bbopt.execution", "bbopt.execution.runner", "bbopt.execution.serial"},
+    {
+        "bbopt.backends",
+        "bbopt.backends.base",
+        "bbopt.objective",
+        "bbopt.studies",
+        "bbopt.pruners",
+        "bbopt.pruners.base",
+    },
+    {
+        "bbopt.execution",
+        "bbopt.execution.runner",
+        "bbopt.execution.serial",
+        "bbopt.execution.pruning",
+        "bbopt.execution.channel",
+    },
     {"bbopt.optimize"},
     {"bbopt.cli", "bbopt.hyperopt", "bbopt.hyperopt.search", "bbopt.hyperopt.algos"},
 ]

@@ -35,6 +35,7 @@ registry: Registry[type[Backend]] = Registry(
     "backend",
     ENTRY_POINT_GROUP,
     [
+        "bbopt.backends.bohb",
         "bbopt.backends.hyperopt",
         "bbopt.backends.native",
         "bbopt.backends.optuna",

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bbopt.errors import UnknownOptionError
+from bbopt.objective import Fidelity
 from bbopt.space import Space
 from bbopt.trial import TrialState
 
@@ -45,11 +46,14 @@ class Suggestion:
 
     ``handle`` is the backend's own, for the backend alone (e.g. the library trial
     object the point came from); the framework passes the suggestion back untouched
-    in the :class:`Observation` that answers it.
+    in the :class:`Observation` that answers it. ``budget`` (multi-fidelity backends)
+    is how much of the objective's fidelity to spend (epochs, ...); the objective
+    reads it with ``bbopt.budget()``; None means all of it.
     """
 
     flat_params: dict[str, Any]
     handle: Any = None
+    budget: float | None = None  # a multi-fidelity backend's budget, on the fidelity's scale
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,9 @@ class Observation:
     suggested by an identically seeded run of this backend before (a resumed study),
     so a backend may advance its random state by one suggestion to stay on its
     sequence. ``state`` is DONE (``loss`` is the result), FAILED (no loss) or PRUNED
-    (``loss`` is the last value the trial reported before it was stopped).
+    (``loss`` is the last value the trial reported before it was stopped, None if that
+    was not finite). ``budget`` is the fidelity the loss was reached at: the step of a
+    pruned trial's last report, a done trial's suggested budget; None for all of it.
     """
 
     flat_params: dict[str, Any]
@@ -71,6 +77,7 @@ class Observation:
     state: TrialState = TrialState.DONE
     suggestion: Suggestion | None = None
     replayed: bool = False
+    budget: float | None = None
 
     def __post_init__(self) -> None:
         if not self.state.finished:
@@ -81,6 +88,13 @@ class Observation:
         """A finished trial with its loss."""
         return self.state is TrialState.DONE and self.loss is not None
 
+    @property
+    def has_loss(self) -> bool:
+        """Done with its loss, or pruned with the (finite) last value it reported: a
+        pessimistic estimate of the loss it would have reached, which backends without a
+        pruned state learn from like a loss."""
+        return self.loss is not None and self.state in (TrialState.DONE, TrialState.PRUNED)
+
 
 class Backend(ABC):
     """Base class of all backends: built from a space, a seed and options."""
@@ -89,10 +103,16 @@ class Backend(ABC):
     description: ClassVar[str] = ""
     #: Uses losses to choose points (so it should beat random search; checked).
     learns: ClassVar[bool] = True
+    #: Learns from pruned trials (their last reported value) too (checked).
+    learns_from_pruned: ClassVar[bool] = True
     #: A resumed serial run ends with the same trials as an uninterrupted one.
     exact_resume: ClassVar[bool] = False
     #: Cheap enough per suggestion to be in the quick default benchmark run.
     quick_benchmark: ClassVar[bool] = True
+    #: Chooses a budget with each point (``Suggestion.budget``).
+    multi_fidelity: ClassVar[bool] = False
+    #: The objective's fidelity, if it declares one (set by ``minimize``).
+    fidelity: Fidelity | None = None
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         self.space = space

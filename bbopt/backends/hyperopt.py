@@ -177,9 +177,9 @@ class HyperoptBackend(Backend):
     def tell(self, observation: Observation) -> None:
         suggestion = observation.suggestion
         doc = self._insert_observed(observation) if suggestion is None else suggestion.handle
-        if observation.ok:
-            doc["result"] = {"status": STATUS_OK, "loss": observation.loss}
-        else:  # hyperopt has no pruned state: a pruned trial gives it no loss
+        if observation.has_loss:  # hyperopt has no pruned state: a last reported value
+            doc["result"] = {"status": STATUS_OK, "loss": observation.loss}  # is a loss to it
+        else:
             doc["result"] = {"status": STATUS_FAIL}
         doc["state"] = self._states.JOB_STATE_DONE  # seen by the refresh in the next ask
 

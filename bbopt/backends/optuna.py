@@ -63,6 +63,9 @@ class OptunaBackend(Backend):
     sampler_class: ClassVar[str] = ""
     #: (module, extra) pairs needed besides optuna itself.
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: Tell a pruned trial as complete with its last value, for a sampler that learns
+    #: from complete trials only.
+    pruned_as_complete: ClassVar[bool] = False
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         super().__init__(space, seed, **options)
@@ -119,19 +122,22 @@ class OptunaBackend(Backend):
 
     def tell(self, observation: Observation) -> None:
         """Done trials are told with their loss, failed ones as FAIL; a pruned trial as
-        PRUNED with its last reported value as an intermediate value, which Optuna's TPE
-        ranks below every complete trial but still learns from."""
+        PRUNED with its last reported value as the intermediate value at the step it was
+        reported (its budget), which Optuna's TPE ranks below every complete trial, and
+        by step and value among pruned ones, but still learns from; for CMA-ES and the
+        GP sampler, which learn from complete trials only, as complete with that value."""
         with self._quiet():
             self._tell(observation)
 
     def _tell(self, observation: Observation) -> None:
         optuna_state = self._optuna.trial.TrialState
         pruned = observation.state is TrialState.PRUNED and observation.loss is not None
-        if observation.ok:
+        if observation.ok or (pruned and self.pruned_as_complete):
             state, value = optuna_state.COMPLETE, observation.loss
         else:
             state, value = (optuna_state.PRUNED if pruned else optuna_state.FAIL), None
-        reports = {0: observation.loss} if pruned else {}
+        step = 0 if observation.budget is None else int(observation.budget)
+        reports = {step: observation.loss} if state == optuna_state.PRUNED else {}
         if observation.suggestion is not None:
             trial = observation.suggestion.handle
             for step, reported in reports.items():
@@ -174,6 +180,7 @@ class OptunaCmaEs(OptunaBackend):
     )
     sampler_class = "CmaEsSampler"
     requires = (("cmaes", "cmaes"),)
+    pruned_as_complete = True  # its generations are made of complete trials
 
 
 @register_backend
@@ -183,6 +190,7 @@ class OptunaGP(OptunaBackend):
     sampler_class = "GPSampler"
     requires = (("torch", "gp"),)
     quick_benchmark = False
+    pruned_as_complete = True  # Optuna's GP models complete trials only
 
 
 @register_backend

@@ -117,7 +117,7 @@ class SkoptBackend(Backend):
             x = self._encode(observation.flat_params)
         else:
             x = self._pending.pop(suggestion)
-        if observation.ok:
+        if observation.has_loss:  # a pruned trial's last reported value counts as its loss
             assert observation.loss is not None
             self._worst = max(self._worst, observation.loss)
             points = [x, *self._waiting_failures]

@@ -21,6 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from bbopt.execution.channel import ReportServer
 from bbopt.execution.engine import Engine
 from bbopt.execution.plan import Execution
 from bbopt.execution.progress import Progress, warn_interrupted
@@ -54,10 +55,12 @@ class Flights:
         objective: bytes,
         token: str,
         trial_timeout: float | None,
+        reports: ReportServer | None = None,
     ) -> None:
         self.runner = runner
         self.engine = engine
         self.trial_timeout = trial_timeout
+        self.reports = reports  # the report channel of a run with a pruner
         self.by_future: dict[Future[Outcome], Flight] = {}
         self._objective = objective  # pack_objective(runner.objective, runner.space)
         self._token = token  # names the run
@@ -67,16 +70,32 @@ class Flights:
 
     def submit(self, flight: Flight) -> None:
         flight.submitted = time.monotonic()
-        task = Task(flight.trial.tid, flight.trial.flat_params, self._objective, self._token)
+        link = None if self.reports is None else self.reports.link
+        trial = flight.trial
+        task = Task(trial.tid, trial.flat_params, self._objective, self._token, link, trial.budget)
         self.by_future[self.engine.submit(task)] = flight
 
     def wait(self) -> None:
-        """Wait for the next finished trial (or timeout) and record what finished."""
-        done, _ = wait(self.by_future, timeout=self._until_timeout(), return_when=FIRST_COMPLETED)
+        """Wait for the next finished trial, report (answered at once) or timeout, and
+        record what finished."""
+        waiting: set[Future[Any]] = set(self.by_future)
+        if self.reports is not None:
+            waiting.add(self.reports.arrived)
+        done, _ = wait(waiting, timeout=self._until_timeout(), return_when=FIRST_COMPLETED)
+        if self.reports is not None:
+            done.discard(self.reports.arrived)
+            self.reports.serve(self._decide)
         lost = self._settle(done)
         if lost:
             self._recover(lost)
         self._expire()
+
+    def _decide(self, tid: int, step: int, value: float) -> bool:
+        """The pruner's answer to a report of trial ``tid``; stop it if it is not in flight."""
+        for flight in self.by_future.values():
+            if flight.trial.tid == tid:
+                return self.runner.pruning.decide(flight.trial, step, value)
+        return True
 
     def _settle(self, futures: Any) -> list[Flight]:
         """Record the finished ``futures``; return the trials lost to a broken engine."""
@@ -167,8 +186,9 @@ def run_parallel(
     objective = pack_objective(runner.objective, runner.space)  # fails before workers start
     token = uuid.uuid4().hex
     engine = execution.open(objective, token, runner.objective.thread_safe)
+    reports = ReportServer() if runner.pruning.active else None
     bar = Progress(progress, rules.max_evals, len(study.finished_trials), study.name)
-    flights = Flights(runner, engine, objective, token, execution.trial_timeout)
+    flights = Flights(runner, engine, objective, token, execution.trial_timeout, reports)
     pending = list(warm_start)
     completed = False
     try:
@@ -192,4 +212,6 @@ def run_parallel(
     finally:
         flights.abandon_all("the run stopped on an error")  # trials left only if one escapes
         engine.close(interrupted=not completed)
+        if reports is not None:
+            reports.close()
         bar.close()

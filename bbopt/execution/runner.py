@@ -18,7 +18,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bbopt.backends import Backend, Observation, Suggestion
+from bbopt.execution.pruning import Pruning
 from bbopt.objective import Objective, evaluate_point
+from bbopt.pruners import Pruner
 from bbopt.space import Space
 from bbopt.study import Study
 from bbopt.trial import Result, Trial, TrialOrigin, TrialState
@@ -36,9 +38,28 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def observation_of(
+    trial: Trial, suggestion: Suggestion | None = None, replayed: bool = False
+) -> Observation:
+    """What a backend is told of a finished trial, with the budget its loss was reached at:
+    the step of a pruned trial's last report, else the budget it was given."""
+    budget = trial.budget
+    if trial.state is TrialState.PRUNED and trial.intermediate:
+        budget = float(next(reversed(trial.intermediate)))
+    return Observation(
+        trial.flat_params,
+        trial.loss,
+        state=trial.state,
+        suggestion=suggestion,
+        replayed=replayed,
+        budget=budget,
+    )
+
+
 class TrialRunner:
     """Starts trials (re-runs first, then warm-start points, then the backend's picks),
-    records their results in the study and tells the backend."""
+    records their results in the study and tells the backend; the run's ``pruner``
+    decides on the reports of running trials (:class:`~bbopt.execution.pruning.Pruning`)."""
 
     def __init__(
         self,
@@ -47,12 +68,14 @@ class TrialRunner:
         backend: Backend,
         study: Study,
         callbacks: Iterable[Callback] = (),
+        pruner: Pruner | None = None,
     ) -> None:
         self.objective = objective
         self.space = space
         self.backend = backend
         self.study = study
         self.callbacks = list(callbacks)
+        self.pruning = Pruning(study, pruner)
         self.best_loss = math.inf
         self._suggestions: dict[int, Suggestion] = {}  # trial id -> the backend's suggestion
         self._told: set[int] = set()  # trials the backend knows
@@ -85,9 +108,7 @@ class TrialRunner:
         if trial.tid in self._told:
             return
         self._told.add(trial.tid)
-        self.backend.tell(
-            Observation(trial.flat_params, trial.loss, state=trial.state, replayed=replayed)
-        )
+        self.backend.tell(observation_of(trial, replayed=replayed))
         self._note_best(trial)
 
     def _note_best(self, trial: Trial) -> None:
@@ -109,12 +130,16 @@ class TrialRunner:
         began = time.perf_counter()
         (suggestion,) = self.backend.ask(1)
         seconds = time.perf_counter() - began
-        trial = self._start(suggestion.flat_params, TrialOrigin.BACKEND, seconds)
+        trial = self._start(suggestion.flat_params, TrialOrigin.BACKEND, seconds, suggestion.budget)
         self._suggestions[trial.tid] = suggestion
         return trial
 
     def _start(
-        self, flat: Mapping[str, Any], origin: TrialOrigin, suggest_seconds: float | None = None
+        self,
+        flat: Mapping[str, Any],
+        origin: TrialOrigin,
+        suggest_seconds: float | None = None,
+        budget: float | None = None,
     ) -> Trial:
         trial = Trial(
             tid=-1,
@@ -126,6 +151,7 @@ class TrialRunner:
             seed=self.study.seed,
             origin=origin,
             owner=self.study.owner,
+            budget=budget,
         )
         return self.study.add_trial(trial)
 
@@ -147,7 +173,8 @@ class TrialRunner:
     def evaluate_here(self, trial: Trial, worker: str) -> None:
         """Evaluate ``trial`` in this process and record the result."""
         started = time.perf_counter()
-        params, result = evaluate_point(self.objective, self.space, trial.flat_params)
+        reporter = self.pruning.reporter(trial)
+        params, result = evaluate_point(self.objective, self.space, trial.flat_params, reporter)
         self.finish(trial, params, result, time.perf_counter() - started, worker)
 
     def finish(
@@ -158,8 +185,9 @@ class TrialRunner:
         duration: float,
         worker: str | None,
     ) -> Trial | None:
-        """Record ``result`` of the running ``trial``, commit it, then tell the backend and
-        the callbacks; returns the finished trial.
+        """Record ``result`` of the running ``trial`` (done, failed or pruned, with its
+        reports), commit it, then tell the backend and the callbacks; returns the finished
+        trial.
 
         A result for a trial that is no longer running in the storage (given up as
         lost meanwhile) is not recorded again: None.
@@ -173,21 +201,17 @@ class TrialRunner:
             finished_at=_now(),
             duration=duration,
             worker=worker,
-            state=TrialState.DONE if result.ok else TrialState.FAILED,
+            state=_state_of(result),
+            intermediate=dict(result.intermediate or trial.intermediate),
         )
         suggestion = self._suggestions.pop(trial.tid, None)
+        self.pruning.forget(trial)
         if not self.study.update_trial(finished, expected_state=TrialState.RUNNING):
             return None
         self._told.add(finished.tid)
         # A re-run of an abandoned backend point stands for that suggestion (exact resume).
         self.backend.tell(
-            Observation(
-                finished.flat_params,
-                finished.loss,
-                state=finished.state,
-                suggestion=suggestion,
-                replayed=finished.origin is TrialOrigin.RETRY,
-            )
+            observation_of(finished, suggestion, replayed=finished.origin is TrialOrigin.RETRY)
         )
         self._note_best(finished)
         for callback in self.callbacks:
@@ -213,3 +237,9 @@ class TrialRunner:
         started = trial.started_at or _now()
         duration = (_now() - started).total_seconds()
         self.finish(trial, params, Result(None, "fail", dict(extras or {}), reason), duration, None)
+
+
+def _state_of(result: Result) -> TrialState:
+    if result.pruned:
+        return TrialState.PRUNED
+    return TrialState.DONE if result.ok else TrialState.FAILED

@@ -24,9 +24,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from bbopt.execution.channel import ReportLink, remote_reporter
 from bbopt.execution.lifeline import exit_with_parent
 from bbopt.execution.runner import worker_name
 from bbopt.objective import Objective, evaluate_point, prepare_objective
+from bbopt.reporting import Reporter
 from bbopt.space import Space
 from bbopt.trial import Result
 
@@ -39,6 +41,8 @@ class Task:
     flat_params: dict[str, Any]
     objective: bytes  # pack_objective(objective, space): the same bytes for every trial of a run
     token: str  # names the run, so a worker unpickles its objective once
+    reports: ReportLink | None = None  # where reports go to be decided on (runs with a pruner)
+    budget: float | None = None  # the fidelity a multi-fidelity backend chose
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,12 @@ def run_task(task: Task) -> Outcome:
         params = None
         try:
             objective, space = load_objective(task.objective, task.token)
-            params, result = evaluate_point(objective, space, task.flat_params)
+            reporter = (
+                Reporter(budget=task.budget)
+                if task.reports is None
+                else remote_reporter(task.reports, task.tid, task.budget)
+            )
+            params, result = evaluate_point(objective, space, task.flat_params, reporter)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # e.g. a BaseException subclass evaluate_point lets by

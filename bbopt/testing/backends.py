@@ -19,7 +19,8 @@ points inside the support with exactly the active labels, ``ask(n > 1)``,
 failed and pruned trials, warm start from points the backend never suggested,
 same seed => same trials, different seeds => different trials, exact resume (for
 backends that claim it) and, for backends that learn (``Backend.learns``),
-beating random search on a smooth 2-D function.
+beating random search on a smooth 2-D function, also when every trial is told as
+pruned (``Backend.learns_from_pruned``).
 """
 
 from __future__ import annotations
@@ -193,7 +194,10 @@ def _ask(backend: Backend, space: Space, n: int) -> list[Suggestion]:
 
 
 def _answer(suggestion: Suggestion, loss: float | None, state: TrialState) -> Observation:
-    return Observation(suggestion.flat_params, loss, state=state, suggestion=suggestion)
+    budget = 1.0 if state is TrialState.PRUNED else None  # pruned at step 1
+    return Observation(
+        suggestion.flat_params, loss, state=state, suggestion=suggestion, budget=budget
+    )
 
 
 def _run(
@@ -342,9 +346,15 @@ def check_exact_resume(target: BackendUnderTest) -> None:
     assert got == expected, f"resumed run differs: {got} != {expected}"
 
 
-def _final_best(target: BackendUnderTest, seed: int, n: int) -> float:
+def _final_best(
+    target: BackendUnderTest,
+    seed: int,
+    n: int,
+    outcome: Callable[[int], TrialState] = lambda i: TrialState.DONE,
+) -> float:
     space = Space(_smooth_2d_space())
-    history = _run(target.make(space, seed), space, n, lambda s: _smooth_2d(s.flat_params))
+    backend = target.make(space, seed)
+    history = _run(backend, space, n, lambda s: _smooth_2d(s.flat_params), outcome)
     return min(_smooth_2d(s.flat_params) for s in history)
 
 
@@ -374,6 +384,24 @@ def check_improves_on_random(target: BackendUnderTest) -> None:
     )
 
 
+def check_learns_from_pruned_trials(target: BackendUnderTest) -> None:
+    """A learning backend told every trial as pruned, with the value it reached, still
+    beats random search by the same factor: work stopped early is not lost to its model.
+    Backends with ``learns_from_pruned = False`` are not held to it."""
+    if not (target.claims_learning and target.cls.learns_from_pruned):
+        return
+    n = target.improve_budget
+    pruned = statistics.median(
+        _final_best(target, seed, n, lambda i: TrialState.PRUNED)
+        for seed in range(target.improve_seeds)
+    )
+    random_best = _random_search_median(n)
+    assert pruned <= random_best / IMPROVEMENT, (
+        f"median best after {n} pruned evaluations: {pruned:.4g}; random search "
+        f"{random_best:.4g} (needs {random_best / IMPROVEMENT:.4g} or less)"
+    )
+
+
 CHECKS: tuple[Callable[[BackendUnderTest], None], ...] = (
     check_every_node_type,
     check_conditional_space,
@@ -386,6 +414,7 @@ CHECKS: tuple[Callable[[BackendUnderTest], None], ...] = (
     check_different_seeds_differ,
     check_exact_resume,
     check_improves_on_random,
+    check_learns_from_pruned_trials,
 )
 """Every check, each a function of a :class:`BackendUnderTest`."""
 

@@ -92,6 +92,7 @@ def _trial(**changes: Any) -> Trial:
         owner="host:1:99",
         retry_of=None,
         intermediate={0: 3.0, 5: 2.0},
+        budget=5.0,
     )
     return dataclasses.replace(base, **changes)
 
