@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib.metadata import EntryPoint
 from typing import Any
 
 from bbopt.backends.base import Backend, Observation, Suggestion
-from bbopt.registry import Registry
+from bbopt.registry import ClassRegistry
 from bbopt.space import Space, as_space
 
 __all__ = [
@@ -23,15 +22,7 @@ __all__ = [
 ENTRY_POINT_GROUP = "bbopt.backends"
 
 
-def _backends_from_entry_point(
-    entry_point: EntryPoint, loaded: object
-) -> list[tuple[str, type[Backend]]]:
-    if not (isinstance(loaded, type) and issubclass(loaded, Backend)):
-        raise TypeError(f"{loaded!r} is not a Backend subclass")
-    return [(loaded.name or entry_point.name, loaded)]
-
-
-registry: Registry[type[Backend]] = Registry(
+registry: ClassRegistry[type[Backend]] = ClassRegistry(
     "backend",
     ENTRY_POINT_GROUP,
     [
@@ -41,7 +32,7 @@ registry: Registry[type[Backend]] = Registry(
         "bbopt.backends.optuna",
         "bbopt.backends.skopt",
     ],
-    _backends_from_entry_point,
+    Backend,
 )
 
 
@@ -50,10 +41,7 @@ def register_backend(cls: type[Backend], name: str | None = None, *, replace: bo
 
     Usable as a class decorator.
     """
-    if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise TypeError(f"register_backend needs a Backend subclass, got {cls!r}")
-    registry.register(name or cls.name, cls, replace=replace)
-    return cls
+    return registry.register_class(cls, name, replace=replace)
 
 
 def get_backend(name: str) -> type[Backend]:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from importlib.metadata import EntryPoint
 from typing import Any
 
 from bbopt.errors import UnknownOptionError
 from bbopt.objective import Fidelity
 from bbopt.pruners.base import Pruner, latest
-from bbopt.registry import Registry
+from bbopt.registry import ClassRegistry
 
 __all__ = [
     "Pruner",
@@ -31,15 +30,7 @@ __all__ = [
 ENTRY_POINT_GROUP = "bbopt.pruners"
 
 
-def _pruners_from_entry_point(
-    entry_point: EntryPoint, loaded: object
-) -> list[tuple[str, type[Pruner]]]:
-    if not (isinstance(loaded, type) and issubclass(loaded, Pruner)):
-        raise TypeError(f"{loaded!r} is not a Pruner subclass")
-    return [(loaded.name or entry_point.name, loaded)]
-
-
-registry: Registry[type[Pruner]] = Registry(
+registry: ClassRegistry[type[Pruner]] = ClassRegistry(
     "pruner",
     ENTRY_POINT_GROUP,
     [
@@ -49,16 +40,13 @@ registry: Registry[type[Pruner]] = Registry(
         "bbopt.pruners.threshold",
         "bbopt.pruners.patient",
     ],
-    _pruners_from_entry_point,
+    Pruner,
 )
 
 
 def register_pruner(cls: type[Pruner], name: str | None = None, *, replace: bool = False) -> Any:
     """Register a Pruner subclass under ``name`` (default: its ``name``); a class decorator."""
-    if not (isinstance(cls, type) and issubclass(cls, Pruner)):
-        raise TypeError(f"register_pruner needs a Pruner subclass, got {cls!r}")
-    registry.register(name or cls.name, cls, replace=replace)
-    return cls
+    return registry.register_class(cls, name, replace=replace)
 
 
 def get_pruner(name: str) -> type[Pruner]:

@@ -444,6 +444,26 @@ class PChoice(Choice):
         return int(rng.choice(len(self.options), p=np.asarray(self.weights)))
 
 
+NUMERIC_DISTRIBUTIONS: dict[str, type[Distribution]] = {
+    cls.kind: cls
+    for cls in (
+        Uniform,
+        QUniform,
+        LogUniform,
+        QLogUniform,
+        LogUniformInt,
+        LogitUniform,
+        Normal,
+        QNormal,
+        LogNormal,
+        QLogNormal,
+        RandInt,
+        UniformInt,
+    )
+}
+"""Every distribution but the choices, by its ``kind`` (hyperopt's name where it has one)."""
+
+
 def function_name(fn: Callable[..., Any]) -> str:
     return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
 

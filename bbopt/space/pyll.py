@@ -31,33 +31,29 @@ from typing import Any
 
 from bbopt.space.nodes import (
     MAX_DEPTH,
+    NUMERIC_DISTRIBUTIONS,
     Choice,
     Distribution,
-    LogNormal,
-    LogUniform,
-    Normal,
     PChoice,
-    QLogNormal,
-    QLogUniform,
-    QNormal,
-    QUniform,
     RandInt,
     Transform,
-    Uniform,
     UniformInt,
 )
 
 #: hyperopt's float-valued random nodes and the bbopt distribution of each; their
 #: arguments have the names of the bbopt fields (low, high, q / mu, sigma, q).
+_FLOAT_KINDS = (
+    "uniform",
+    "quniform",
+    "loguniform",
+    "qloguniform",
+    "normal",
+    "qnormal",
+    "lognormal",
+    "qlognormal",
+)
 FLOAT_DISTRIBUTIONS: dict[str, type[Distribution]] = {
-    "uniform": Uniform,
-    "quniform": QUniform,
-    "loguniform": LogUniform,
-    "qloguniform": QLogUniform,
-    "normal": Normal,
-    "qnormal": QNormal,
-    "lognormal": LogNormal,
-    "qlognormal": QLogNormal,
+    name: NUMERIC_DISTRIBUTIONS[name] for name in _FLOAT_KINDS
 }
 RANDOM_NODES = frozenset({*FLOAT_DISTRIBUTIONS, "randint", "categorical"})
 

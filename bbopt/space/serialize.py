@@ -9,22 +9,11 @@ from typing import Any
 from bbopt.space.nodes import (
     _TRANSFORMS,
     MAX_DEPTH,
+    NUMERIC_DISTRIBUTIONS,
     Choice,
     Distribution,
-    LogitUniform,
-    LogNormal,
-    LogUniform,
-    LogUniformInt,
-    Normal,
     PChoice,
-    QLogNormal,
-    QLogUniform,
-    QNormal,
-    QUniform,
-    RandInt,
     Transform,
-    Uniform,
-    UniformInt,
     UnresolvedTransform,
     function_name,
 )
@@ -58,25 +47,6 @@ def tree_to_json(node: Any) -> Any:
     return {"type": "const", "value": node}
 
 
-_DISTRIBUTIONS: dict[str, type[Distribution]] = {
-    cls.kind: cls
-    for cls in (
-        Uniform,
-        QUniform,
-        LogUniform,
-        QLogUniform,
-        LogUniformInt,
-        LogitUniform,
-        Normal,
-        QNormal,
-        LogNormal,
-        QLogNormal,
-        RandInt,
-        UniformInt,
-    )
-}
-
-
 def tree_from_json(data: Any, depth: int = 0) -> Any:
     """The tree :func:`tree_to_json` described: data only, nothing imported or called (a
     transform function not defined by code of this process stays unresolved)."""
@@ -85,8 +55,8 @@ def tree_from_json(data: Any, depth: int = 0) -> Any:
     if not isinstance(data, dict):
         raise ValueError(f"a space node must be an object, got {data!r:.60}")
     kind = data.get("type")
-    if kind in _DISTRIBUTIONS:
-        cls = _DISTRIBUTIONS[kind]
+    if kind in NUMERIC_DISTRIBUTIONS:
+        cls = NUMERIC_DISTRIBUTIONS[kind]
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k != "type"}
         if set(values) != names:
