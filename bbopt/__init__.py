@@ -14,9 +14,17 @@ packages are imported only when a backend, objective or plot needs them.
 """
 
 from bbopt import hp, space
-from bbopt.backends import Backend, list_backends, register_backend
+from bbopt.backends import (
+    Backend,
+    Observation,
+    Suggestion,
+    create_backend,
+    list_backends,
+    register_backend,
+)
 from bbopt.errors import BBoptError, NoSuccessfulTrialError, UnknownNameError
 from bbopt.objective import (
+    Fidelity,
     FunctionObjective,
     Objective,
     get_objective,
@@ -24,36 +32,56 @@ from bbopt.objective import (
     register_objective,
 )
 from bbopt.optimize import minimize
+from bbopt.pruners import Pruner, create_pruner, list_pruners, register_pruner
+from bbopt.reporting import TrialPruned, budget, is_pruning, report
 from bbopt.space import Space, sample, space_eval, transform
-from bbopt.storage import SQLiteStorage, StorageError, list_studies, load_study
+from bbopt.storage import InMemoryStorage, SQLiteStorage, Storage, StorageError
+from bbopt.studies import list_studies, load_study
 from bbopt.study import Study
-from bbopt.trial import Result, Trial, TrialState
+from bbopt.trial import STATUS_FAIL, STATUS_OK, Result, Trial, TrialOrigin, TrialState
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "STATUS_FAIL",
+    "STATUS_OK",
     "BBoptError",
     "Backend",
+    "Fidelity",
     "FunctionObjective",
+    "InMemoryStorage",
     "NoSuccessfulTrialError",
     "Objective",
+    "Observation",
+    "Pruner",
     "Result",
     "SQLiteStorage",
     "Space",
+    "Storage",
     "StorageError",
     "Study",
+    "Suggestion",
     "Trial",
+    "TrialOrigin",
+    "TrialPruned",
     "TrialState",
     "UnknownNameError",
+    "budget",
+    "create_backend",
+    "create_pruner",
     "get_objective",
     "hp",
+    "is_pruning",
     "list_backends",
     "list_objectives",
+    "list_pruners",
     "list_studies",
     "load_study",
     "minimize",
     "register_backend",
     "register_objective",
+    "register_pruner",
+    "report",
     "sample",
     "space",
     "space_eval",

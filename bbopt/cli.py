@@ -1,26 +1,29 @@
 """The ``bbopt`` command line: what is registered, running studies, reading stored ones.
 
 Exit codes: 0 success, 2 usage errors (bad arguments, unknown names, bad backend
-options), 1 runtime failures. Errors go to stderr as one message, without a traceback.
+options, bad stored content), 1 runtime failures, 130 interrupted. Errors go to
+stderr as one line, without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import fnmatch
 import json
 import os
 import re
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import bbopt
-from bbopt.errors import BBoptError, UnknownNameError, UnknownOptionError
+from bbopt.errors import BBoptError, OptionValueError, UnknownNameError, UnknownOptionError
+from bbopt.storage import StorageContentError
 from bbopt.study import Study
-from bbopt.trial import Trial
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -29,14 +32,25 @@ class UsageError(BBoptError):
     """A command line that cannot run as written (exit code 2)."""
 
 
-USAGE_ERRORS = (UsageError, UnknownNameError, UnknownOptionError)
+USAGE_ERRORS = (
+    UsageError,
+    UnknownNameError,
+    UnknownOptionError,
+    OptionValueError,
+    StorageContentError,
+)
+INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)  # exits with 2 on bad arguments
+    try:
+        args = build_parser().parse_args(argv)  # bad arguments: one line, exit 2
+    except SystemExit as exit_:  # --help, --version and argument errors
+        return exit_.code if isinstance(exit_.code, int) else 2
     handler: Handler = args.handler
-    warnings.formatwarning = _format_warning
+    formatwarning = warnings.formatwarning
+    warnings.formatwarning = _format_warning  # for this command only
     try:
         return handler(args)
     except BrokenPipeError:  # the reader went away (``bbopt show ... | head``)
@@ -47,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BBoptError, OSError, ImportError) as exc:
         return _fail(exc, 1)
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        return _fail("interrupted", INTERRUPTED)
+    finally:
+        warnings.formatwarning = formatwarning
 
 
 def _format_warning(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> str:
@@ -59,8 +75,37 @@ def _fail(message: object, code: int) -> int:
     return code
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with whole option names only (``--max-eval`` is not ``--max-evals``) and
+    errors as one line that offers the close matches of a mistyped option."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> Any:
+        if message.startswith("unrecognized arguments:"):
+            known = sorted(set(_option_strings(self)))
+            for token in message.split(":", 1)[1].split():
+                close = difflib.get_close_matches(token.split("=")[0], known, n=2, cutoff=0.6)
+                if token.startswith("-") and close:
+                    message += f" (did you mean {' or '.join(close)}?)"
+                    break
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> Iterator[str]:
+    """Every option string of ``parser`` and of its subcommands."""
+    for action in parser._actions:
+        yield from action.option_strings
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _option_strings(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bbopt",
         description="Pluggable black-box optimization: run and inspect studies.",
     )
@@ -69,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (
         _add_objectives,
         _add_backends,
+        _add_pruners,
         _add_run,
         _add_studies,
         _add_show,
@@ -83,20 +129,53 @@ def build_parser() -> argparse.ArgumentParser:
 # -- what is registered ---------------------------------------------------------------
 
 
+#: Families of objectives with more members than this are summarised in one line.
+FAMILY_LISTED = 20
+
+
 def _add_objectives(commands: Any) -> None:
-    command = commands.add_parser("objectives", help="list the registered objectives")
+    command = commands.add_parser(
+        "objectives",
+        help="list the registered objectives",
+        description="List the registered objectives with their descriptions. Large families "
+        "(such as the 720 COCO bbob problems) are summarised in one line each; give a "
+        "PATTERN (a glob such as 'bbob.f01.*' or a name) to list its members.",
+    )
+    command.add_argument("pattern", nargs="?", help="glob of objective names to list")
     command.set_defaults(handler=_objectives)
 
 
 def _objectives(args: argparse.Namespace) -> int:
     from bbopt.objective import get_objective
 
-    _print_listing((n, get_objective(n).description) for n in bbopt.list_objectives())
+    names = bbopt.list_objectives()
+    if args.pattern is not None:
+        chosen = fnmatch.filter(names, args.pattern)
+        if not chosen:
+            raise UnknownNameError("objective", args.pattern, names)
+        _print_listing((n, get_objective(n).description) for n in chosen)
+        return 0
+    families: dict[str, list[str]] = {}
+    for name in names:
+        families.setdefault(name.split(".", 1)[0], []).append(name)
+    rows = []
+    for family, members in families.items():
+        if len(members) > FAMILY_LISTED:
+            example = get_objective(members[0]).description
+            text = f"{len(members)} objectives, e.g. {members[0]}: {example} "
+            rows.append((f"{family}.*", f"{text}(list them: bbopt objectives '{family}.*')"))
+        else:
+            rows.extend((n, get_objective(n).description) for n in members)
+    _print_listing(rows)
     return 0
 
 
 def _add_backends(commands: Any) -> None:
-    command = commands.add_parser("backends", help="list the registered backends")
+    command = commands.add_parser(
+        "backends",
+        help="list the registered backends",
+        description="List the registered backends (built-in and from installed plugins).",
+    )
     command.set_defaults(handler=_backends)
 
 
@@ -104,6 +183,18 @@ def _backends(args: argparse.Namespace) -> int:
     from bbopt.backends import get_backend
 
     _print_listing((n, get_backend(n).description) for n in bbopt.list_backends())
+    return 0
+
+
+def _add_pruners(commands: Any) -> None:
+    command = commands.add_parser("pruners", help="list the registered pruners")
+    command.set_defaults(handler=_pruners)
+
+
+def _pruners(args: argparse.Namespace) -> int:
+    from bbopt.pruners import get_pruner
+
+    _print_listing((n, get_pruner(n).description) for n in bbopt.list_pruners())
     return 0
 
 
@@ -127,10 +218,20 @@ def _add_run(commands: Any) -> None:
     command.add_argument("objective", help="a registered objective (see `bbopt objectives`)")
     command.add_argument("--backend", default="hyperopt.tpe", help="default: %(default)s")
     command.add_argument(
-        "--max-evals", type=_natural, default=100, metavar="N", help="default: %(default)s"
+        "--max-evals",
+        type=_count(1),
+        default=100,
+        metavar="N",
+        help="trials in the study in all (default: %(default)s)",
     )
-    command.add_argument("--seed", type=int, default=None, metavar="S", help="default: random")
-    command.add_argument("--timeout", type=float, default=None, metavar="SECONDS")
+    command.add_argument(
+        "--seed",
+        type=_count(0),
+        default=None,
+        metavar="S",
+        help="default: a random seed, printed and stored so the run can be repeated",
+    )
+    command.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS")
     command.add_argument("--storage", type=Path, default=None, metavar="FILE")
     command.add_argument("--study", default=None, metavar="NAME", help="default: the objective")
     command.add_argument(
@@ -142,7 +243,18 @@ def _add_run(commands: Any) -> None:
         help="a backend option (VALUE is read as JSON when it parses); repeatable",
     )
     command.add_argument(
-        "--workers", type=_positive, default=None, metavar="N", help="trials run in parallel"
+        "--pruner", default=None, metavar="NAME", help="stop bad trials early (see `bbopt pruners`)"
+    )
+    command.add_argument(
+        "--pruner-option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a pruner option (VALUE is read as JSON when it parses); repeatable",
+    )
+    command.add_argument(
+        "--workers", type=_count(1), default=None, metavar="N", help="trials run in parallel"
     )
     command.add_argument(
         "--executor",
@@ -150,11 +262,12 @@ def _add_run(commands: Any) -> None:
         default=None,
         metavar="WHERE",
         help="'process' (local worker processes, the default with --workers), 'dask' "
-        "(a Dask LocalCluster) or a Dask scheduler address such as tcp://HOST:8786",
+        "(a Dask LocalCluster) or a Dask scheduler address such as tcp://HOST:8786 or "
+        "tls://HOST:8786 (credentials from Dask's config, see docs/parallel.md)",
     )
     command.add_argument(
         "--trial-timeout",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="SECONDS",
         help="a trial running longer fails and its worker is stopped (needs --workers)",
@@ -177,6 +290,8 @@ def run_arguments(args: argparse.Namespace) -> dict[str, Any]:
         "workers": args.workers,
         "executor": args.executor,
         "trial_timeout": args.trial_timeout,
+        "pruner": args.pruner,
+        "pruner_options": dict(args.pruner_option),
     }
 
 
@@ -187,24 +302,39 @@ def _run(args: argparse.Namespace) -> int:
         Execution.from_args(args.workers, args.executor, args.trial_timeout)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.pruner_option and args.pruner is None:
+        raise UsageError("--pruner-option needs --pruner NAME (see `bbopt pruners`)")
     study = bbopt.minimize(args.objective, **run_arguments(args))
     counts = ", ".join(f"{n} {state}" for state, n in sorted(study.count_by_state().items()))
-    print(f"study {study.name!r}: {len(study.trials)} trials ({counts})")
-    _print_best(study, required=True)
-    return 0
+    print(f"study {study.name!r}: {len(study.trials)} trials ({counts}), seed {study.seed}")
+    interrupted = study.stop_reason == "interrupted"
+    _print_best(study, required=not interrupted)
+    return INTERRUPTED if interrupted else 0
 
 
-def _natural(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+def _count(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``minimum``, with a message saying so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+def _seconds(text: str) -> float:
+    """An argparse type: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text}")
     return value
 
 
@@ -237,26 +367,29 @@ def _storage_argument(command: argparse.ArgumentParser) -> None:
 
 
 def _add_studies(commands: Any) -> None:
-    command = commands.add_parser("studies", help="list the studies in a storage file")
+    command = commands.add_parser(
+        "studies",
+        help="list the studies in a storage file",
+        description="List the studies of a storage file with their objective, backend, "
+        "trial counts and best loss.",
+    )
     _storage_argument(command)
     command.set_defaults(handler=_studies)
 
 
 def _studies(args: argparse.Namespace) -> int:
-    from bbopt.storage import as_storage
-
-    store = as_storage(args.storage)
-    bbopt.list_studies(store)  # fails clearly on a missing or foreign file
+    names = bbopt.list_studies(args.storage)  # fails clearly on a missing or foreign file
     rows = []
-    for info in store.summaries():
-        counts = info["counts"]
-        finished = counts.get("done", 0) + counts.get("failed", 0)
-        best = info["best_loss"]
+    for name in names:
+        study = bbopt.load_study(name, args.storage)
+        counts = study.count_by_state()
+        finished = len(study.finished_trials)
+        best = min((t.loss for t in study.ok_trials if t.loss is not None), default=None)
         rows.append(
             [
-                info["name"],
-                info["objective"],
-                info["backend"],
+                name,
+                study.objective_name,
+                study.backend_name,
                 str(finished),
                 str(sum(counts.values()) - finished),
                 "-" if best is None else f"{best:.6g}",
@@ -270,10 +403,17 @@ def _studies(args: argparse.Namespace) -> int:
 
 
 def _add_show(commands: Any) -> None:
-    command = commands.add_parser("show", help="summary of a stored study")
+    command = commands.add_parser(
+        "show",
+        help="summary of a stored study",
+        description="Show a stored study: its record, trial counts, best trial and last "
+        "trials. Reading never runs anything named in the file.",
+    )
     command.add_argument("study")
     _storage_argument(command)
-    command.add_argument("--last", type=_natural, default=10, metavar="N", help="trials listed")
+    command.add_argument(
+        "--last", type=_count(0), default=10, metavar="N", help="trials listed (default: 10)"
+    )
     command.set_defaults(handler=_show)
 
 
@@ -296,23 +436,12 @@ def _show(args: argparse.Namespace) -> int:
                 "-" if t.loss is None else f"{t.loss:.6g}",
                 "-" if t.duration is None else f"{t.duration:.3g}s",
                 t.origin,
-                _short(json.dumps(_shown_params(study, t), default=repr)),
+                _short(json.dumps(study.shown_params(t), default=repr)),
             ]
             for t in last
         ]
         print(_table(["tid", "state", "loss", "duration", "origin", "params"], rows))
     return 0
-
-
-def _shown_params(study: Study, trial: Trial) -> Any:
-    """A trial's parameters as values, never choice indices; an unfinished trial has only
-    its flat point, evaluated here (kept flat if a stored transform cannot run here)."""
-    if trial.params is not None:
-        return study.named_params(trial.params)
-    try:
-        return study.named_params(study.space.evaluate(trial.flat_params))
-    except RuntimeError:  # a transform stored as a lambda reloads as a stand-in that raises
-        return trial.flat_params
 
 
 def _print_best(study: Study, required: bool = False) -> None:
@@ -326,7 +455,12 @@ def _print_best(study: Study, required: bool = False) -> None:
 
 
 def _add_export(commands: Any) -> None:
-    command = commands.add_parser("export", help="write a stored study's trials as CSV or JSON")
+    command = commands.add_parser(
+        "export",
+        help="write a stored study's trials as CSV or JSON",
+        description="Write a stored study's trials as CSV (one row per trial) or JSON, to a "
+        "file or to standard output.",
+    )
     command.add_argument("study")
     _storage_argument(command)
     command.add_argument("--format", choices=("csv", "json"), default="csv")
@@ -349,7 +483,12 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _add_plot(commands: Any) -> None:
-    command = commands.add_parser("plot", help="loss history and parameter plots of a study")
+    command = commands.add_parser(
+        "plot",
+        help="loss history and parameter plots of a study",
+        description="Write PNG figures of a stored study: loss per trial with the best so "
+        "far, and loss against each parameter.",
+    )
     command.add_argument("study")
     _storage_argument(command)
     command.add_argument("-o", "--output", type=Path, required=True, metavar="DIR")
@@ -361,7 +500,10 @@ def _plot(args: argparse.Namespace) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")  # files only, no window
     args.output.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^\w.-]+", "_", study.name)
-    for kind, plot in (("history", study.plot_history), ("params", study.plot_params)):
+    plots = [("history", study.plot_history), ("params", study.plot_params)]
+    if any(t.intermediate for t in study.trials):
+        plots.append(("intermediate", study.plot_intermediate))
+    for kind, plot in plots:
         path = args.output / f"{stem}-{kind}.png"
         plot(path)
         print(path)

@@ -29,10 +29,12 @@ class UnknownNameError(BBoptError, LookupError):
 
 
 class UnknownOptionError(BBoptError, TypeError, ValueError):
-    """A backend option the backend does not accept (a TypeError like any unexpected
+    """An option a backend (or pruner) does not accept (a TypeError like any unexpected
     keyword, and a ValueError as a bad ``backend_options`` value)."""
 
-    def __init__(self, backend: str, unknown: Iterable[str], accepted: Iterable[str]) -> None:
+    def __init__(
+        self, backend: str, unknown: Iterable[str], accepted: Iterable[str], kind: str = "backend"
+    ) -> None:
         accepted = sorted(accepted)
         parts = []
         for name in sorted(unknown):
@@ -40,10 +42,14 @@ class UnknownOptionError(BBoptError, TypeError, ValueError):
             parts.append(f"{name!r} (did you mean {' or '.join(close)}?)" if close else repr(name))
         listing = ", ".join(accepted) if accepted else "none"
         super().__init__(
-            f"backend {backend!r} does not accept option(s) {', '.join(parts)}. "
+            f"{kind} {backend!r} does not accept option(s) {', '.join(parts)}. "
             f"Accepted options: {listing}"
         )
         self.accepted = accepted
+
+
+class OptionValueError(BBoptError, ValueError):
+    """An option given a value its backend or pruner does not accept."""
 
 
 def _close_matches(name: str, known: list[str]) -> list[str]:

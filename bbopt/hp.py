@@ -10,8 +10,10 @@ from typing import Any
 
 from bbopt.space import (
     Choice,
+    LogitUniform,
     LogNormal,
     LogUniform,
+    LogUniformInt,
     Normal,
     PChoice,
     QLogNormal,
@@ -25,8 +27,10 @@ from bbopt.space import (
 
 __all__ = [
     "choice",
+    "logituniform",
     "lognormal",
     "loguniform",
+    "loguniformint",
     "normal",
     "pchoice",
     "qlognormal",
@@ -50,6 +54,20 @@ def quniform(label: str, low: float, high: float, q: float) -> QUniform:
 def loguniform(label: str, low: float, high: float) -> LogUniform:
     """``exp(uniform(low, high))``: ``low`` and ``high`` are logarithms."""
     return LogUniform(label, low, high)
+
+
+def loguniformint(label: str, low: int, high: int) -> LogUniformInt:
+    """An integer in [low, high] (``low >= 1``), evenly spread on a log scale (Optuna's
+    ``suggest_int(log=True)``). Not in hyperopt; unlike ``loguniform`` the bounds are
+    the integers themselves, not logarithms."""
+    return LogUniformInt(label, low, high)
+
+
+def logituniform(label: str, low: float, high: float) -> LogitUniform:
+    """A value in (0, 1), uniform on the logit scale between ``low`` and ``high`` (for
+    fractions that matter near 0 or 1). Not in hyperopt; the bounds are the values
+    themselves, ``0 < low < high < 1``."""
+    return LogitUniform(label, low, high)
 
 
 def qloguniform(label: str, low: float, high: float, q: float) -> QLogUniform:

@@ -14,10 +14,32 @@ from typing import Any
 
 from bbopt.errors import BBoptError
 from bbopt.registry import Registry
+from bbopt.reporting import Reporter, TrialPruned, reporting_to
 from bbopt.space import Space, as_space
 from bbopt.trial import Result
 
 ENTRY_POINT_GROUP = "bbopt.objectives"
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """What an objective can spend more or less of: ``name`` (epochs, iterations, data
+    fraction) between ``min`` and ``max``. The objective reports its intermediate values
+    at steps on this scale (``bbopt.report(step, value)``); pruners take their default
+    resources from it, and a multi-fidelity backend picks budgets in [min, max]."""
+
+    name: str
+    min: float
+    max: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"a fidelity needs a name, got {self.name!r}")
+        if not 0 < self.min < self.max:
+            raise ValueError(
+                f"fidelity {self.name!r} needs 0 < min < max, got min={self.min!r}, "
+                f"max={self.max!r}"
+            )
 
 
 class Objective:
@@ -25,7 +47,9 @@ class Objective:
 
     ``evaluate(params)`` receives the nested configuration and returns a loss
     (float, minimized), a dict with ``loss``, ``status`` (``"ok"``/``"fail"``) and
-    any JSON-serialisable extras, or a :class:`~bbopt.trial.Result`.
+    any JSON-serialisable extras, or a :class:`~bbopt.trial.Result`. An objective that
+    trains may call ``bbopt.report(step, value)`` as it goes (see
+    :mod:`bbopt.reporting`) and declare the scale of its steps as ``fidelity``.
     """
 
     name: str = ""
@@ -35,6 +59,12 @@ class Objective:
     x_star: Any = None  # a known optimal configuration, if any
     cost_hint: str = "cheap"  # "cheap" (microseconds) or "expensive" (seconds and up)
     groups: tuple[str, ...] = ()  # benchmark groups, e.g. ("synthetic",)
+    # Whether trials may run at the same time in threads of one process. False (the
+    # default): a worker process runs one trial at a time whatever its thread count,
+    # since an objective with per-process state (a Keras model, global seeds) would
+    # mix up concurrent trials. See docs/parallel.md.
+    thread_safe: bool = False
+    fidelity: Fidelity | None = None  # what its report steps count, if it reports
 
     def evaluate(self, params: Any) -> float | dict[str, Any] | Result:
         raise NotImplementedError
@@ -61,6 +91,8 @@ class FunctionObjective(Objective):
     x_star: Any = None
     cost_hint: str = "cheap"
     groups: tuple[str, ...] = ()
+    thread_safe: bool = False
+    fidelity: Fidelity | None = None
 
     def __post_init__(self) -> None:
         if not callable(self.fn):
@@ -92,18 +124,29 @@ def prepare_objective(objective: Objective) -> None:
         ) from exc
 
 
-def evaluate_point(objective: Objective, space: Space, flat: dict[str, Any]) -> tuple[Any, Result]:
+def evaluate_point(
+    objective: Objective, space: Space, flat: dict[str, Any], reporter: Reporter | None = None
+) -> tuple[Any, Result]:
     """Build the nested params for ``flat`` and evaluate them; never raises.
 
-    Exceptions (from a transform or the objective), NaN and inf become a failed Result
-    with the error kept.
+    The objective's reports go to ``reporter`` (a recording one when None) and end up
+    in ``Result.intermediate``. Exceptions (from a transform or the objective), NaN and
+    inf become a failed Result with the error kept; :class:`~bbopt.reporting.TrialPruned`
+    a pruned one whose loss is the last value reported.
     """
     params = None
+    reporter = Reporter() if reporter is None else reporter
     try:
-        params = space.evaluate(flat)
-        return params, Result.from_value(objective.evaluate(params))
+        params = space.to_params(flat)
+        with reporting_to(reporter):
+            value = objective.evaluate(params)
+        result = Result.from_value(value)
+    except TrialPruned:
+        return params, Result.from_pruned(reporter.last_value, reporter.intermediate)
     except Exception as exc:
-        return params, Result.from_exception(exc)
+        result = Result.from_exception(exc)
+    result.intermediate = reporter.intermediate
+    return params, result
 
 
 def _objectives_from_entry_point(entry_point: EntryPoint, loaded: object) -> list[tuple[str, Any]]:
@@ -127,6 +170,7 @@ registry: Registry[Objective] = Registry(
     [
         "bbopt.objectives.toy",
         "bbopt.objectives.synthetic",
+        "bbopt.objectives.multifidelity",
         "bbopt.objectives.coco",
         "bbopt.objectives.wine",
     ],
@@ -143,6 +187,7 @@ def register_objective(
     description: str = "",
     cost_hint: str = "cheap",
     groups: Iterable[str] = (),
+    fidelity: Fidelity | None = None,
     replace: bool = False,
 ) -> Any:
     """Register an objective.
@@ -169,6 +214,7 @@ def register_objective(
             x_star=x_star,
             cost_hint=cost_hint,
             groups=tuple(groups),
+            fidelity=fidelity,
         )
         registry.register(objective.name, objective, replace=replace)
         return objective

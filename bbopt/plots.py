@@ -1,4 +1,4 @@
-"""Debugging figures of a study: loss per trial, and loss against each parameter.
+"""Debugging figures of a study: loss per trial, loss against each parameter, learning curves.
 
 matplotlib is imported inside the functions. Figures are built with the object API on
 the Agg canvas (no pyplot, no display, nothing kept in a global figure list), returned to
@@ -24,10 +24,13 @@ if TYPE_CHECKING:
     from bbopt.study import Study
     from bbopt.trial import Trial
 
-__all__ = ["plot_history", "plot_params"]
+__all__ = ["plot_history", "plot_intermediate", "plot_params"]
 
 FAILED_STYLE: dict[str, Any] = {"marker": "x", "color": "tab:red", "label": "failed"}
 OK_STYLE: dict[str, Any] = {"s": 20, "alpha": 0.75, "color": "tab:blue", "label": "trial"}
+CURVE_COLORS = {"done": "tab:blue", "pruned": "tab:red", "other": "tab:gray"}
+CURVE_LABELS = {"done": "finished", "pruned": "pruned", "other": "failed or unfinished"}
+PRUNED_MARK: dict[str, Any] = {"marker": "x", "color": "tab:red", "markersize": 6}
 
 
 def _new_figure(width: float, height: float) -> Figure:
@@ -81,12 +84,40 @@ def plot_history(study: Study, path: str | Path | None = None) -> Figure:
     return _save(figure, path)
 
 
+def plot_intermediate(study: Study, path: str | Path | None = None) -> Figure:
+    """Learning curves: each trial's reported values against their steps. Finished trials
+    are blue lines, pruned ones red with a cross where they were stopped, failed and
+    unfinished ones grey. Saved as PNG when ``path`` is given."""
+    figure = _new_figure(7, 4)
+    axes = figure.add_subplot()
+    curves = [t for t in study.trials if t.intermediate]
+    labelled: set[str] = set()
+    for trial in curves:
+        steps, values = list(trial.intermediate), list(trial.intermediate.values())
+        kind = trial.state.value if trial.state.value in CURVE_COLORS else "other"
+        label = None if kind in labelled else CURVE_LABELS[kind]
+        labelled.add(kind)
+        axes.plot(steps, values, color=CURVE_COLORS[kind], alpha=0.6, linewidth=1, label=label)
+        if kind == "pruned":
+            axes.plot(steps[-1], values[-1], **PRUNED_MARK)
+    if curves:
+        axes.legend(loc="best")
+    else:
+        axes.text(0.5, 0.5, "no trial reported intermediate values", ha="center", va="center")
+    axes.set_xlabel("step")
+    axes.set_ylabel("reported value")
+    axes.set_title(_title(study))
+    return _save(figure, path)
+
+
 def plot_params(study: Study, path: str | Path | None = None) -> Figure:
     """One panel per parameter: loss against its value over the trials where it was
     active. Log-scaled distributions get a log axis; a choice gets one category per
     option (constant options are named by their value). Saved as PNG when ``path`` is
-    given."""
-    labels = study.space.labels
+    given. A study read without its objective draws from the stored description of
+    its space (data only)."""
+    space = study.described_space()
+    labels = space.labels
     columns = min(3, max(1, len(labels)))
     rows = max(1, math.ceil(len(labels) / columns))
     figure = _new_figure(4.2 * columns, 3.2 * rows)
@@ -96,7 +127,7 @@ def plot_params(study: Study, path: str | Path | None = None) -> Figure:
     for index, label in enumerate(labels):
         axes = figure.add_subplot(rows, columns, index + 1)
         active = [t for t in trials if label in t.flat_params]
-        _param_panel(axes, study.space.params[label].dist, active, _failed_height(ok_losses))
+        _param_panel(axes, space.params[label].dist, active, _failed_height(ok_losses))
     return _save(figure, path)
 
 
@@ -108,8 +139,8 @@ def _param_panel(axes: Axes, dist: Distribution, trials: list[Trial], failed_y: 
         names = [_option_name(option, i) for i, option in enumerate(dist.options)]
         axes.set_xticks(range(len(names)), names, rotation=20 if len("".join(names)) > 30 else 0)
         axes.set_xlim(-0.5, len(names) - 0.5)
-    elif dist.log_scale:
-        axes.set_xscale("log")
+    elif dist.scale != "linear":
+        axes.set_xscale(dist.scale)  # matplotlib's "log" and "logit" axes
     if not trials:
         axes.text(0.5, 0.5, "never active", ha="center", va="center", transform=axes.transAxes)
         return

@@ -77,3 +77,32 @@ class Registry(Generic[T]):
                 continue
             for name, item in pairs:
                 self.register(name, item, replace=True)
+
+
+C = TypeVar("C", bound=type)
+
+
+class ClassRegistry(Registry[C]):
+    """A registry of subclasses of ``base`` (backends, pruners) named by their ``name``
+    class attribute; entry points name the class itself."""
+
+    def __init__(self, kind: str, group: str, builtin_modules: Iterable[str], base: type) -> None:
+        super().__init__(kind, group, builtin_modules, self._classes_from_entry_point)
+        self.base = base
+
+    def _check(self, cls: object, what: str) -> C:
+        if not (isinstance(cls, type) and issubclass(cls, self.base)):
+            raise TypeError(f"{what} needs a {self.base.__name__} subclass, got {cls!r}")
+        return cls  # type: ignore[return-value]  # checked just above
+
+    def _classes_from_entry_point(
+        self, entry_point: EntryPoint, loaded: object
+    ) -> list[tuple[str, C]]:
+        cls = self._check(loaded, f"entry point {entry_point.name!r}")
+        return [(getattr(cls, "name", "") or entry_point.name, cls)]
+
+    def register_class(self, cls: object, name: str | None = None, *, replace: bool = False) -> C:
+        """Register ``cls`` under ``name`` (default: its ``name`` attribute); returns it."""
+        checked = self._check(cls, f"register_{self.kind}")
+        self.register(name or str(getattr(checked, "name", "")), checked, replace=replace)
+        return checked

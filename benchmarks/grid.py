@@ -48,7 +48,8 @@ def derive_seed(master_seed: int, run_index: int, objective: str) -> int:
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One (backend, objective, run index) cell of the grid and where its file lives."""
+    """One (backend, objective, run index) cell of the grid: a study in the SQLite
+    storage ``path``."""
 
     backend: str
     objective: str
@@ -57,14 +58,20 @@ class RunSpec:
     budget: int
     path: Path
 
+    @property
+    def study(self) -> str:
+        """The cell's study name in the storage."""
+        return f"{self.objective}/{self.backend}/run-{self.run_index:03d}"
+
 
 def safe_name(name: str) -> str:
     """A file-system-safe version of a registered name (dots and dashes are kept)."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
-def run_path(folder: Path, backend: str, objective: str, run_index: int) -> Path:
-    return folder / "runs" / safe_name(objective) / safe_name(backend) / f"run-{run_index:03d}.json"
+def storage_path(folder: Path) -> Path:
+    """The SQLite file that holds every run of a results folder."""
+    return folder / "studies.db"
 
 
 def build_grid(
@@ -81,7 +88,7 @@ def build_grid(
     if budget < 1:
         raise ValueError(f"--budget must be >= 1, got {budget}")
     return [
-        RunSpec(b, o, k, derive_seed(master_seed, k, o), budget, run_path(folder, b, o, k))
+        RunSpec(b, o, k, derive_seed(master_seed, k, o), budget, storage_path(folder))
         for o in objectives
         for b in backends
         for k in range(seeds)

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
 
     space = Space(SPACE)
     rng = np.random.default_rng(args.seed)
-    draws = [space.evaluate(space.sample_flat(rng)) for _ in range(args.evals + args.pairs)]
+    draws = [space.to_params(space.sample_flat(rng)) for _ in range(args.evals + args.pairs)]
     objective = WineClassifier()
 
     import_time, _ = _timed(keras_module)

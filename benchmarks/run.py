@@ -155,12 +155,6 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         default=1.0,
         help="'evals to target' target, as a multiple of the baseline's median final regret",
     )
-    add(
-        "--checkpoint-seconds",
-        type=_positive_float,
-        default=5.0,
-        help="save an unfinished run at most this often (resume point)",
-    )
     add("--no-figures", action="store_true", help="write tables only")
     add("--no-progress", action="store_true", help="no progress bar")
     add("--list", action="store_true", help="list backends and groups, exit")
@@ -228,11 +222,7 @@ def list_choices() -> None:
 
 
 def run_grid(
-    specs: Sequence[RunSpec],
-    jobs: int,
-    progress: bool,
-    checkpoint_seconds: float,
-    imports: Sequence[str] = (),
+    specs: Sequence[RunSpec], jobs: int, progress: bool, imports: Sequence[str] = ()
 ) -> list[Outcome]:
     """Execute the unfinished specs (in ``jobs`` processes), with one bar over the grid."""
     from tqdm.auto import tqdm
@@ -256,7 +246,7 @@ def run_grid(
     try:
         if jobs == 1 or len(todo) <= 1:
             for spec in todo:
-                record(execute_safely(spec, checkpoint_seconds))
+                record(execute_safely(spec))
         else:
             with ProcessPoolExecutor(
                 jobs,
@@ -264,7 +254,7 @@ def run_grid(
                 initializer=import_user_modules,
                 initargs=(tuple(imports),),
             ) as pool:
-                futures = [pool.submit(execute_safely, s, checkpoint_seconds) for s in todo]
+                futures = [pool.submit(execute_safely, s) for s in todo]
                 try:
                     for future in as_completed(futures):
                         record(future.result())
@@ -378,9 +368,7 @@ def _main(argv: list[str], prog: str) -> int:
         f"x {args.budget} evaluations = {len(specs)} runs, {args.jobs} jobs -> {folder}/",
         file=sys.stderr,
     )
-    outcomes = run_grid(
-        specs, args.jobs, not args.no_progress, args.checkpoint_seconds, args.imports
-    )
+    outcomes = run_grid(specs, args.jobs, not args.no_progress, args.imports)
     failed = [o for o in outcomes if o.status == "failed"]
     for outcome in failed:
         spec = outcome.spec

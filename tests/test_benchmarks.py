@@ -7,7 +7,6 @@ bench``, ``--import``, errors).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -23,7 +22,7 @@ import pytest
 import bbopt
 from bbopt import hp
 from benchmarks import analysis, stats
-from benchmarks.execute import RunMismatchError, execute, load_run
+from benchmarks.execute import RunMismatchError, execute, stored_trials
 from benchmarks.grid import (
     RunSpec,
     build_grid,
@@ -39,10 +38,10 @@ def spec(folder: Path, backend: str = "hyperopt.tpe", budget: int = 24, k: int =
     return RunSpec(backend, "toy.sin", k, derive_seed(7, k, "toy.sin"), budget, one.path)
 
 
-def losses(path: Path) -> list[float | None]:
-    data = load_run(path)
-    assert data is not None
-    return [t["loss"] for t in data["trials"]]
+def losses(run: RunSpec) -> list[float | None]:
+    trials = stored_trials(run)
+    assert trials is not None
+    return [t.loss for t in trials]
 
 
 # -- seeds and selection ------------------------------------------------------------
@@ -61,7 +60,7 @@ def test_derived_seeds_follow_the_documented_formula() -> None:
     assert on_o1 == {seeds[2]}  # shared by backends a and b: common random numbers
     on_o2 = {s.seed for s in grid if s.run_index == 2 and s.objective == "o2"}
     assert len(on_o2) == 1 and on_o2 != on_o1  # objectives are independent blocks
-    assert len({s.path for s in grid}) == 12
+    assert len({s.study for s in grid}) == 12
 
 
 def test_a_single_run_is_redone_alone_with_minimize(tmp_path: Path) -> None:
@@ -70,7 +69,7 @@ def test_a_single_run_is_redone_alone_with_minimize(tmp_path: Path) -> None:
     alone = bbopt.minimize(
         "toy.sin", backend="hyperopt.tpe", max_evals=25, seed=derive_seed(7, 3, "toy.sin")
     )
-    assert losses(run.path) == alone.losses
+    assert losses(run) == alone.losses
 
 
 def test_objective_selection_by_name_group_and_pattern() -> None:
@@ -98,17 +97,18 @@ def test_quick_backends_are_the_flagged_installed_ones() -> None:
 def test_resume_skips_finished_runs_and_extends_shorter_ones(tmp_path: Path) -> None:
     short = spec(tmp_path / "a", budget=22)
     assert execute(short).status == "done"
-    before = short.path.read_bytes()
+    before, first = short.path.read_bytes(), losses(short)
     assert execute(short).status == "skipped"
     assert short.path.read_bytes() == before
     longer = spec(tmp_path / "a", budget=30)
     assert execute(longer).status == "done"
     fresh = spec(tmp_path / "b", budget=30)
     execute(fresh)
-    assert losses(longer.path)[:22] == losses(short.path.with_name("run-000.json"))[:22]
-    assert losses(longer.path) == losses(fresh.path)  # hyperopt resumes exactly
-    data = load_run(longer.path)
-    assert data is not None and data["complete"] and len(data["suggest_seconds"]) == 30
+    assert losses(longer)[:22] == first
+    assert losses(longer) == losses(fresh)  # hyperopt resumes exactly
+    trials = stored_trials(longer)
+    assert trials is not None and len(trials) == 30
+    assert all(t.suggest_duration is not None and t.suggest_duration >= 0 for t in trials)
 
 
 class Interrupt:
@@ -135,19 +135,18 @@ def test_an_interrupted_run_is_saved_and_completed_later(
     tmp_path: Path, interrupting: Interrupt
 ) -> None:
     def make(folder: Path) -> RunSpec:
-        path = folder / "run.json"
-        return RunSpec("hyperopt.tpe", "test.interrupt", 0, 11, 26, path)
+        return RunSpec("hyperopt.tpe", "test.interrupt", 0, 11, 26, folder / "studies.db")
 
     run = make(tmp_path / "a")
     with pytest.raises(KeyboardInterrupt):
         execute(run)
-    partial = load_run(run.path)
-    assert partial is not None and not partial["complete"] and len(partial["trials"]) == 7
+    partial = stored_trials(run)
+    assert partial is not None and len(partial) == 7
     assert execute(run).status == "done"
     interrupting.at = -1  # never again
     reference = make(tmp_path / "b")
     execute(reference)
-    assert losses(run.path) == losses(reference.path)
+    assert losses(run) == losses(reference)
 
 
 def test_a_run_file_of_another_seed_is_refused(tmp_path: Path) -> None:
@@ -274,8 +273,8 @@ def test_command_writes_every_file_and_skips_on_rerun(
     args += ["--seeds", "3", "--budget", "12", "--jobs", "1"]
     assert run_command(tmp_path, *args) == 0
     out = tmp_path / "t"
-    runs = sorted(out.glob("runs/*/*/run-*.json"))
-    assert len(runs) == 2 * 2 * 3  # the baseline hyperopt.rand is added
+    storage = out / "studies.db"
+    assert len(bbopt.list_studies(storage)) == 2 * 2 * 3  # the baseline hyperopt.rand is added
     names = {p.name for p in out.iterdir()}
     assert {"summary.md", "summary.csv", "ranking.csv", "ecdf.png", "cd.png", "index.html"} <= names
     assert {"convergence_toy.sin.png", "convergence_synthetic.branin.png"} <= names
@@ -284,9 +283,9 @@ def test_command_writes_every_file_and_skips_on_rerun(
     summary = (out / "summary.md").read_text()
     assert "## Overall ranking" in summary and "### synthetic.branin" in summary
     assert "p vs hyperopt.rand" in summary
-    stamps = [p.stat().st_mtime_ns for p in runs]
+    stored = storage.read_bytes()
     assert run_command(tmp_path, *args) == 0
-    assert [p.stat().st_mtime_ns for p in runs] == stamps  # nothing re-run
+    assert storage.read_bytes() == stored  # nothing re-run
 
 
 @pytest.mark.slow
@@ -295,9 +294,12 @@ def test_parallel_jobs_give_the_serial_results(tmp_path: Path) -> None:
     args += ["--budget", "22", "--no-figures"]
     assert run_command(tmp_path / "serial", *args, "--jobs", "1") == 0
     assert run_command(tmp_path / "pool", *args, "--jobs", "2") == 0
-    for path in sorted((tmp_path / "serial").glob("t/runs/*/*/*.json")):
-        twin = tmp_path / "pool" / path.relative_to(tmp_path / "serial")
-        assert losses(twin) == losses(path)
+    serial = tmp_path / "serial" / "t" / "studies.db"
+    pool = tmp_path / "pool" / "t" / "studies.db"
+    names = bbopt.list_studies(serial)
+    assert names == bbopt.list_studies(pool) and len(names) == 2 * 2
+    for name in names:
+        assert bbopt.load_study(name, pool).losses == bbopt.load_study(name, serial).losses
 
 
 PLUGIN_MODULE = """
@@ -350,7 +352,6 @@ def test_a_plugin_objective_is_benchmarked_without_changing_bbopt(tmp_path: Path
     assert done.returncode == 0, done.stderr
     summary = (tmp_path / "results" / "p" / "summary.csv").read_text()
     assert "theirs.bowl,hyperopt.rand,2," in summary
-    run = json.loads(
-        (tmp_path / "results/p/runs/theirs.bowl/hyperopt.rand/run-001.json").read_text()
-    )
-    assert len(run["trials"]) == 6 and run["f_star"] == 0.0
+    storage = tmp_path / "results" / "p" / "studies.db"
+    run = bbopt.load_study("theirs.bowl/hyperopt.rand/run-001", storage)
+    assert len(run.trials) == 6 and run.f_star == 0.0

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -76,8 +78,20 @@ def test_objectives_and_backends_list_names_with_descriptions(bbopt_cli: Run) ->
     objectives = bbopt_cli("objectives")
     assert objectives.returncode == 0
     lines = {line.split()[0]: line for line in objectives.stdout.splitlines()}
-    assert set(lines) == set(bbopt.list_objectives())
+    small = {n for n in bbopt.list_objectives() if not n.startswith("bbob.")}
+    assert small <= set(lines)
     assert get_objective("toy.sin").description in lines["toy.sin"]
+    # the 720 COCO problems are one line, with the command that lists them
+    bbob = [n for n in bbopt.list_objectives() if n.startswith("bbob.")]
+    if bbob:
+        assert f"{len(bbob)} objectives" in lines["bbob.*"]
+        assert len(lines) == len(small) + 1
+        listed = bbopt_cli("objectives", "bbob.f01.d02.*")
+        assert listed.returncode == 0
+        assert [line.split()[0] for line in listed.stdout.splitlines()] == [
+            n for n in bbob if n.startswith("bbob.f01.d02.")
+        ]
+    assert_user_error(bbopt_cli("objectives", "nothing.like.this*"), 2, "unknown objective")
     backends = bbopt_cli("backends")
     assert backends.returncode == 0
     lines = {line.split()[0]: line for line in backends.stdout.splitlines()}
@@ -116,12 +130,75 @@ def test_run_stores_the_study_prints_the_best_trial_and_resumes(
             ["does not accept option(s) 'n_startup_job'", "n_startup_jobs"],
         ),
         (["frobnicate"], ["invalid choice"]),
+        (["run", "toy.sin", "--timeout", "-1"], ["--timeout", "must be a number of seconds > 0"]),
+        (["run", "toy.sin", "--max-evals", "ten"], ["expected a whole number, got 'ten'"]),
+        (["run", "toy.sin", "--max-evals", "0"], ["--max-evals", "must be >= 1, got 0"]),
+        (["run", "toy.sin", "--max-eval", "10"], ["did you mean --max-evals?"]),
+        (["run", "toy.sin", "--workers", "0"], ["--workers", "must be >= 1"]),
+        (["run", "toy.sin", "--trial-timeout", "soon"], ["expected a number of seconds"]),
+        (["run", "toy.sin", "--seed", "-3"], ["--seed", "must be >= 0"]),
+        (["run", "toy.sin", "--trial-timeout", "5"], ["needs trials in worker processes"]),
     ],
 )
 def test_usage_errors_exit_2_with_a_message(
     bbopt_cli: Run, args: list[str], texts: list[str]
 ) -> None:
-    assert_user_error(bbopt_cli(*args), 2, *texts)
+    done = bbopt_cli(*args)
+    assert_user_error(done, 2, *texts)
+    assert len(done.stderr.splitlines()) == 1, done.stderr  # one line, no usage block
+
+
+def test_every_command_has_a_description_in_its_help(bbopt_cli: Run) -> None:
+    top = bbopt_cli("--help")
+    assert top.returncode == 0
+    commands = ["objectives", "backends", "run", "studies", "show", "export", "plot"]
+    for command in commands:
+        assert command in top.stdout
+        helped = bbopt_cli(command, "--help")
+        assert helped.returncode == 0, helped.stderr
+        description = helped.stdout.split("\n\n")[1]  # the paragraph after the usage
+        assert not description.lstrip().startswith(("positional", "options")), command
+
+
+def test_a_run_without_a_seed_prints_the_seed_it_drew(tmp_path: Path, bbopt_cli: Run) -> None:
+    db = tmp_path / "s.db"
+    done = bbopt_cli("run", "toy.sin", "--max-evals", 6, "--storage", db, "--quiet")
+    assert done.returncode == 0, done.stderr
+    seed = int(done.stdout.split(", seed ")[1].split()[0])
+    study = bbopt.load_study("toy.sin", db)
+    assert study.seed == seed and {t.seed for t in study.trials} == {seed}
+    again = bbopt.minimize("toy.sin", max_evals=6, seed=seed)
+    assert [t.flat_params for t in again.trials] == [t.flat_params for t in study.trials]
+
+
+def test_ctrl_c_during_a_run_saves_and_exits_130(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    command = [*_command(), "run", "toy.sin", "--backend", "bbopt.random"]
+    command += ["--max-evals", "10000000", "--storage", str(db), "--quiet"]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (db.exists() and _stored_trials(db) >= 20):
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    study = bbopt.load_study("toy.sin", db)
+    assert len(study.finished_trials) >= 20
+    assert f"{len(study.trials)} trials" in out
+    assert all(t.state.value in ("done", "abandoned") for t in study.trials)
+
+
+def _stored_trials(db: Path) -> int:
+    try:
+        return len(bbopt.load_study("toy.sin", db).trials)
+    except bbopt.BBoptError:
+        return 0
 
 
 def test_unknown_study_exits_2_suggesting_close_names(stored: Path, bbopt_cli: Run) -> None:
@@ -136,8 +213,6 @@ def test_runtime_failures_exit_1_and_leave_files_alone(tmp_path: Path, bbopt_cli
     )
     assert_user_error(done, 1, "not a bbopt storage")
     assert text.read_text() == "hello\n"
-    nothing = bbopt_cli("run", "toy.sin", "--backend", "bbopt.random", "--max-evals", 0)
-    assert_user_error(nothing, 1, "has no trials yet")
     missing = tmp_path / "missing" / "s.db"
     assert_user_error(bbopt_cli("studies", "--storage", missing), 1, "does not exist")
     assert_user_error(bbopt_cli("studies", "--storage", tmp_path / "s.db"), 1, "no storage file")
@@ -167,7 +242,7 @@ def test_show_prints_best_counts_and_last_trials(stored: Path, bbopt_cli: Run) -
     assert "hyperopt 0.3" in done.stdout  # the stored library versions
 
 
-def test_show_lists_an_abandoned_trial_with_values_not_choice_indices(
+def test_an_abandoned_trial_shows_values_only_with_the_live_space(
     tmp_path: Path, bbopt_cli: Run
 ) -> None:
     calls = 0
@@ -185,12 +260,17 @@ def test_show_lists_an_abandoned_trial_with_values_not_choice_indices(
         bbopt.minimize(cut_at_third_trial, space, max_evals=5, seed=0, storage=db, study="cut")
     abandoned = bbopt.load_study("cut", db).trials[-1]
     assert abandoned.state.value == "abandoned" and abandoned.params is None
+    # The command line has no live space for an unregistered objective: the stored space
+    # is data, never evaluated, so the flat point (a choice index) is shown.
     done = bbopt_cli("show", "cut", "--storage", db, "--last", 1)
     assert done.returncode == 0, done.stderr
     row = done.stdout.split("last 1 trials:\n")[1].splitlines()[1]
-    size = [16, 32, 64][abandoned.flat_params["size"]]
     assert row.split()[:2] == [str(abandoned.tid), "abandoned"]
-    assert row.endswith(json.dumps({"size": size}))
+    assert row.endswith(json.dumps(abandoned.flat_params))
+    # Given the objective's space, the same trial shows the chosen value.
+    live = bbopt.load_study("cut", db, objective=space)
+    size = [16, 32, 64][abandoned.flat_params["size"]]
+    assert live.shown_params(live.trials[-1]) == {"size": size}
 
 
 def test_export_csv_to_a_file_and_json_to_stdout(
@@ -222,3 +302,16 @@ def test_plot_writes_history_and_parameter_figures(
     assert done.stdout.split() == [str(folder / name) for name in written]
     for name in written:
         assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_command_line_leaves_the_warning_format_of_the_process_alone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import warnings
+
+    from bbopt.cli import main
+
+    before = warnings.formatwarning
+    assert main(["backends"]) == 0
+    assert warnings.formatwarning is before
+    capsys.readouterr()

@@ -188,7 +188,7 @@ def test_early_stop_sees_the_study_after_each_trial() -> None:
 
     study = bbopt.minimize(toy, TOY_SPACE, max_evals=50, seed=0, early_stop=stop)
     assert len(study.trials) == 7
-    assert seen == list(range(8))  # asked before each trial, and once after the seventh
+    assert seen == list(range(1, 8))  # asked after each trial, never before the first
 
 
 # -- warm start ---------------------------------------------------------------------------------
@@ -278,7 +278,12 @@ def test_exceptions_nan_and_inf_become_failed_trials_and_the_run_goes_on() -> No
 @pytest.mark.parametrize(
     ("returned", "error"),
     [
-        ("not a number", "must return a number"),
+        ("not a number", "loss must be a real number, got str"),
+        ("1.5", "loss must be a real number, got str"),
+        (True, "loss must be a real number, got bool"),
+        ({"loss": "1.5"}, "loss must be a real number, got str"),
+        ({"loss": 1.0, 3: "three"}, "extras keys must be strings, got 3 (int)"),
+        ({"loss": 1.0, "model": object()}, "extras must be JSON-serialisable"),
         ({"status": "ok"}, "no loss"),
         ({"status": "maybe", "loss": 1.0}, "status must be"),
     ],

@@ -60,11 +60,11 @@ def test_replayed_history_continues_the_sequence(name: str) -> None:
     first = _asked(name, space, 4, 10)
     resumed = create_backend(name, space, 4)
     for flat in first[:6]:
-        resumed.tell(Observation(resumed.new_tid(), flat, 0.0, suggested=True))
+        resumed.tell(Observation(flat, 0.0, replayed=True))
     assert [s.flat_params for s in resumed.ask(4)] == first[6:]
     # a warm-start point (not suggested) does not move the sequence
     fresh = create_backend(name, space, 4)
-    fresh.tell(Observation(100, first[3], 0.0))
+    fresh.tell(Observation(first[3], 0.0))
     assert [s.flat_params for s in fresh.ask(2)] == first[:2]
 
 

@@ -128,10 +128,9 @@ class CountingRandom(Backend):
         self.told: list[Observation] = []
 
     def ask(self, n: int = 1) -> list[Suggestion]:
-        return [Suggestion(self.new_tid(), self.space.sample_flat(self.rng)) for _ in range(n)]
+        return [Suggestion(self.space.sample_flat(self.rng)) for _ in range(n)]
 
     def tell(self, observation: Observation) -> None:
-        self.note_tid(observation.tid)
         self.told.append(observation)
 
 
@@ -156,9 +155,10 @@ def test_a_backend_is_told_every_result_failures_included() -> None:
         lambda x: math.nan if x < 0 else x, hp.uniform("x", -1, 1), backend=backend, max_evals=10
     )
     assert [o.flat_params for o in backend.told] == [t.flat_params for t in study.trials]
-    assert [o.status for o in backend.told] == [t.status for t in study.trials]
-    assert {o.status for o in backend.told} == {"ok", "fail"}
-    assert all(o.loss is None for o in backend.told if o.status == "fail")
+    assert [o.state for o in backend.told] == [t.state for t in study.trials]
+    assert {o.state.value for o in backend.told} == {"done", "failed"}
+    assert all(o.loss is None for o in backend.told if not o.ok)
+    assert all(o.suggestion is not None for o in backend.told)  # each answers its suggestion
 
 
 def test_register_backend_under_another_name_and_reject_non_backends() -> None:
@@ -209,11 +209,13 @@ class DemoRandom(Backend):
     name = "demo.random"
     description = "random search from a plugin"
 
+    learns = False
+
     def ask(self, n=1):
-        return [Suggestion(self.new_tid(), self.space.sample_flat(self.rng)) for _ in range(n)]
+        return [Suggestion(self.space.sample_flat(self.rng)) for _ in range(n)]
 
     def tell(self, observation):
-        self.note_tid(observation.tid)
+        pass
 '''
 
 PLUGIN_PYPROJECT = """

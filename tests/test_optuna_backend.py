@@ -17,6 +17,7 @@ from bbopt.backends.coordinates import EPS
 from bbopt.errors import MissingDependencyError
 from bbopt.space import Space
 from bbopt.testing import conditional_space
+from bbopt.trial import TrialState as BBoptState
 
 FLAT_SPACE = Space(
     {
@@ -45,7 +46,9 @@ def test_tpe_matches_plain_optuna_trial_by_trial() -> None:
         study.tell(trial, _loss(expected))
         (suggestion,) = backend.ask(1)
         assert suggestion.flat_params == expected
-        backend.tell(Observation(suggestion.tid, suggestion.flat_params, _loss(expected)))
+        backend.tell(
+            Observation(suggestion.flat_params, suggestion=suggestion, loss=_loss(expected))
+        )
 
 
 def test_options_reach_the_sampler_and_the_seed_is_the_sampler_seed() -> None:
@@ -54,7 +57,7 @@ def test_options_reach_the_sampler_and_the_seed_is_the_sampler_seed() -> None:
         points = []
         for _ in range(14):
             (s,) = backend.ask(1)
-            backend.tell(Observation(s.tid, s.flat_params, _loss(s.flat_params)))
+            backend.tell(Observation(s.flat_params, suggestion=s, loss=_loss(s.flat_params)))
             points.append(s.flat_params)
         return points
 
@@ -71,7 +74,7 @@ def test_conditional_space_is_walked_define_by_run() -> None:
     assert backend.study.sampler._group  # grouped TPE for a conditional space
     for _ in range(15):
         (s,) = backend.ask(1)
-        backend.tell(Observation(s.tid, s.flat_params, float(s.flat_params["model"])))
+        backend.tell(Observation(s.flat_params, suggestion=s, loss=float(s.flat_params["model"])))
     for trial in backend.study.trials:
         assert list(trial.params) == space.active_labels(trial.params)
         assert trial.distributions["model"] == CategoricalDistribution([0, 1, 2])
@@ -84,9 +87,9 @@ def test_failed_and_foreign_trials_enter_the_study() -> None:
     space = Space({"n": hp.normal("n", 0, 1), "lr": hp.loguniform("lr", -5, 0)})
     backend = create_backend("optuna.tpe", space, 0)
     (s,) = backend.ask(1)
-    backend.tell(Observation(s.tid, s.flat_params, None, "fail"))
-    backend.tell(Observation(500, {"n": 1.0, "lr": 0.1}, 2.5))
-    backend.tell(Observation(501, {"n": -20.0, "lr": 0.2}, None, "fail"))
+    backend.tell(Observation(s.flat_params, None, state=BBoptState.FAILED, suggestion=s))
+    backend.tell(Observation({"n": 1.0, "lr": 0.1}, 2.5))
+    backend.tell(Observation({"n": -20.0, "lr": 0.2}, None, state=BBoptState.FAILED))
     states = [t.state for t in backend.study.trials]
     assert states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.FAIL]
     warm = backend.study.trials[1]
@@ -95,7 +98,7 @@ def test_failed_and_foreign_trials_enter_the_study() -> None:
     assert warm.params == {"n": pytest.approx(0.8413447), "lr": pytest.approx(0.1)}
     assert warm.distributions["n"] == FloatDistribution(EPS, 1 - EPS)
     assert backend.study.trials[2].params["n"] == EPS
-    assert backend.ask(1)[0].tid == 502
+    assert space.validate_flat(backend.ask(1)[0].flat_params)  # it goes on suggesting
 
 
 def test_no_logging_per_study_or_trial(capfd: pytest.CaptureFixture[str]) -> None:
@@ -119,3 +122,15 @@ def test_missing_package_names_the_extra(
     monkeypatch.setitem(sys.modules, missing, None)  # makes `import missing` fail
     with pytest.raises(MissingDependencyError, match=rf"pip install 'bbopt\[{extra}\]'"):
         create_backend(backend, FLAT_SPACE, 0)
+
+
+def test_a_backend_leaves_optunas_log_level_as_the_user_set_it() -> None:
+    before = optuna.logging.get_verbosity()
+    try:
+        optuna.logging.set_verbosity(optuna.logging.DEBUG)
+        backend = create_backend("optuna.tpe", FLAT_SPACE, 0)
+        (suggestion,) = backend.ask(1)
+        backend.tell(Observation(suggestion.flat_params, 1.0, suggestion=suggestion))
+        assert optuna.logging.get_verbosity() == optuna.logging.DEBUG
+    finally:
+        optuna.logging.set_verbosity(before)

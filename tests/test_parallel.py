@@ -5,15 +5,20 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import bbopt
 from bbopt import hp
+from bbopt.objective import FunctionObjective
 from bbopt.study import Study
 from bbopt.trial import TrialState
 
@@ -205,13 +210,11 @@ def test_ctrl_c_abandons_trials_in_flight_and_stops_the_workers() -> None:
 
 @pytest.mark.slow
 def test_storage_records_every_trial_of_a_parallel_run(tmp_path: Any) -> None:
-    from bbopt.storage import load_study
-
     path = tmp_path / "studies.db"
     study = bbopt.minimize(
         quadratic, SPACE, max_evals=8, seed=0, workers=2, storage=str(path), study="par"
     )
-    stored = load_study("par", str(path))
+    stored = bbopt.load_study("par", str(path))
     assert [t.to_dict() for t in stored.trials] == [t.to_dict() for t in study.trials]
     assert len(stored.ok_trials) == 8
 
@@ -249,17 +252,131 @@ def test_the_command_line_runs_trials_in_workers(capsys: Any) -> None:
 def test_the_command_line_refuses_bad_parallel_settings(capsys: Any) -> None:
     from bbopt.cli import main
 
-    with pytest.raises(SystemExit) as exit_info:
-        main(["run", "toy.sin", "--executor", "threads"])
-    assert exit_info.value.code == 2 and "unknown executor 'threads'" in capsys.readouterr().err
+    assert main(["run", "toy.sin", "--executor", "threads"]) == 2
+    assert "unknown executor 'threads'" in capsys.readouterr().err
     assert main(["run", "toy.sin", "--trial-timeout", "5"]) == 2
     assert "trial_timeout needs trials in worker processes" in capsys.readouterr().err
 
 
 def test_a_user_executor_runs_the_trials() -> None:
-    with ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(2) as pool, pytest.warns(RuntimeWarning, match="has 2 threads"):
         study = bbopt.minimize(quadratic, SPACE, max_evals=5, seed=0, executor=pool)
     assert [t.loss for t in study.trials] == [quadratic(t.params) for t in study.trials]
+
+
+def test_a_thread_pool_runs_one_trial_at_a_time_unless_the_objective_is_thread_safe() -> None:
+    with ThreadPoolExecutor(3) as pool, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        one_at_a_time = bbopt.minimize(timed_sleep, SPACE, max_evals=6, executor=pool, workers=3)
+        thread_safe = FunctionObjective(timed_sleep, SPACE, thread_safe=True)
+        shared = bbopt.minimize(thread_safe, max_evals=6, executor=pool, workers=3)
+    assert max_concurrency(one_at_a_time) == 1
+    assert max_concurrency(shared) == 3
+    (unused,) = [str(w.message) for w in caught if "threads" in str(w.message)]
+    assert "has 3 threads, but the objective is not thread-safe" in unused
+
+
+# A driver script: 4 pool workers, each writes its pid into the folder given, then sleeps.
+DRIVER = """
+import os, sys, time
+from pathlib import Path
+import bbopt
+from bbopt import hp
+
+def slow(x):
+    Path(sys.argv[1], str(os.getpid())).touch()
+    time.sleep(0.5)
+    return x ** 2
+
+if __name__ == "__main__":
+    bbopt.minimize(slow, hp.uniform("x", -1, 1), max_evals=10_000, workers=4, progress=False)
+"""
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``: pid -> command line (Linux /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if entry.name.isdigit() and ppid == pid:
+                found[int(entry.name)] = (entry / "cmdline").read_text().replace("\0", " ")
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (an orphan's reaper may be slow)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def still_running_after(pids: list[int], seconds: float) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (alive := [p for p in pids if running(p)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return alive
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_and_resource_tracker_exit_when_the_driver_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER)
+    started = tmp_path / "pids"
+    started.mkdir()
+    driver = subprocess.Popen([sys.executable, str(script), str(started)])
+    children: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(started.iterdir())) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)  # until all 4 workers run trials
+        children = children_of(driver.pid)
+        workers = {int(p.name) for p in started.iterdir()}
+        assert len(workers) == 4 and workers <= set(children)
+        assert any("resource_tracker" in command for command in children.values())
+        driver.kill()
+        driver.wait()
+        assert still_running_after(list(children), 5.0) == []
+    finally:
+        driver.kill()
+        driver.wait()
+        for pid in children:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+# A parent that starts a child watching it with the portable fallback (no parent-death
+# signal), prints the child's pid once the watch runs, and waits.
+WATCHED_CHILD = (
+    "import os, sys, time; from bbopt.execution.lifeline import watch_parent; "
+    "watch_parent(os.getppid()); print(os.getpid(), flush=True); time.sleep(120)"
+)
+PARENT = (
+    "import subprocess, sys, time; "
+    f"subprocess.Popen([sys.executable, '-c', {WATCHED_CHILD!r}]); time.sleep(120)"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_watchdog_fallback_exits_when_the_parent_dies() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    try:
+        assert running(child)
+        parent.kill()
+        parent.wait()
+        assert still_running_after([child], 5.0) == []
+    finally:
+        parent.kill()
+        parent.wait()
+        if running(child):
+            os.kill(child, signal.SIGKILL)
 
 
 @pytest.mark.parametrize(

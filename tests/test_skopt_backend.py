@@ -14,6 +14,7 @@ from bbopt.backends import Observation, create_backend
 from bbopt.errors import MissingDependencyError
 from bbopt.space import Space
 from bbopt.testing import conditional_space
+from bbopt.trial import TrialState as BBoptState
 
 SPACE = Space({"x": hp.uniform("x", -5, 5), "y": hp.uniform("y", -5, 5)})
 QUICK = {
@@ -35,7 +36,7 @@ def test_matches_plain_skopt_trial_by_trial() -> None:
         plain.tell(x, _bowl(*x))
         (s,) = backend.ask(1)
         assert s.flat_params == {"x": x[0], "y": x[1]}
-        backend.tell(Observation(s.tid, s.flat_params, _bowl(*x)))
+        backend.tell(Observation(s.flat_params, suggestion=s, loss=_bowl(*x)))
 
 
 def test_points_in_flight_are_not_suggested_again() -> None:
@@ -43,7 +44,7 @@ def test_points_in_flight_are_not_suggested_again() -> None:
     plain = Optimizer([Real(-5, 5), Real(-5, 5)], base_estimator="RF", random_state=0, **QUICK)
     for _ in range(3):
         (s,) = backend.ask(1)
-        backend.tell(Observation(s.tid, s.flat_params, _bowl(**s.flat_params)))
+        backend.tell(Observation(s.flat_params, suggestion=s, loss=_bowl(**s.flat_params)))
         x = plain.ask()
         plain.tell(x, _bowl(*x))
     assert plain.ask() == plain.ask()  # scikit-optimize alone repeats its proposal
@@ -58,7 +59,7 @@ def test_conditional_space_is_flattened() -> None:
     (s,) = backend.ask(1)
     assert set(s.flat_params) == set(space.active_labels(s.flat_params))
     # a warm-start point lacks its inactive labels: they are filled with the median
-    backend.tell(Observation(99, {"model": 2, "k": 30, "scale": 0.5}, 1.0))
+    backend.tell(Observation({"model": 2, "k": 30, "scale": 0.5}, 1.0))
     vector = dict(zip(space.labels, backend.optimizer.Xi[-1], strict=True))
     assert (vector["model"], vector["k"], vector["scale"]) == (2, 30, 0.5)
     assert vector["depth"] == 5 and vector["w"] == 0.5 and vector["p"] == 2  # medians
@@ -67,12 +68,12 @@ def test_conditional_space_is_flattened() -> None:
 def test_failures_are_told_with_the_worst_loss() -> None:
     backend = create_backend("skopt.gp", SPACE, 0, QUICK)
     a, b, c, d = backend.ask(4)
-    backend.tell(Observation(a.tid, a.flat_params, None, "fail"))
+    backend.tell(Observation(a.flat_params, None, state=BBoptState.FAILED, suggestion=a))
     assert backend.optimizer.yi == []  # no loss seen yet: the failure waits
-    backend.tell(Observation(b.tid, b.flat_params, 3.0))
+    backend.tell(Observation(b.flat_params, suggestion=b, loss=3.0))
     assert backend.optimizer.yi == [3.0, 3.0]
-    backend.tell(Observation(c.tid, c.flat_params, 5.0))
-    backend.tell(Observation(d.tid, d.flat_params, None, "fail"))
+    backend.tell(Observation(c.flat_params, suggestion=c, loss=5.0))
+    backend.tell(Observation(d.flat_params, None, state=BBoptState.FAILED, suggestion=d))
     assert backend.optimizer.yi == [3.0, 3.0, 5.0, 5.0]
 
 
@@ -89,4 +90,4 @@ def test_a_repeated_proposal_is_replaced_without_a_warning() -> None:
         warnings.simplefilter("error")
         for _ in range(6):
             (s,) = backend.ask(1)
-            backend.tell(Observation(s.tid, s.flat_params, float(s.flat_params["c"])))
+            backend.tell(Observation(s.flat_params, suggestion=s, loss=float(s.flat_params["c"])))

@@ -18,7 +18,7 @@ import bbopt
 from bbopt import hp
 from bbopt.errors import UnknownNameError
 from bbopt.space import Space
-from bbopt.storage import SQLiteStorage, StorageError, StoredStudy
+from bbopt.storage import SQLiteStorage, StorageError
 from bbopt.trial import TrialState
 
 SPACE = {
@@ -64,7 +64,7 @@ def test_stored_run_equals_in_memory_run_and_load_study_gives_it_back(tmp_path: 
     kwargs: dict[str, Any] = {"backend": "hyperopt.tpe", "max_evals": 25, "seed": 3}
     in_memory = bbopt.minimize(objective, SPACE, **kwargs)
     live = bbopt.minimize(objective, SPACE, storage=db, study="s1", **kwargs)
-    assert isinstance(live, StoredStudy)
+    assert isinstance(live.storage, SQLiteStorage)
     assert [t.flat_params for t in live.trials] == [t.flat_params for t in in_memory.trials]
     assert [t.loss for t in live.trials] == [t.loss for t in in_memory.trials]
     assert any(t.state is TrialState.FAILED for t in live.trials)  # the failing branch ran
@@ -78,7 +78,9 @@ def test_stored_run_equals_in_memory_run_and_load_study_gives_it_back(tmp_path: 
     assert loaded.best_loss == live.best_loss
     assert loaded.best_so_far() == live.best_so_far()
     assert loaded.count_by_state() == live.count_by_state()
-    assert loaded.space.fingerprint() == Space(SPACE).fingerprint()
+    assert loaded.space is None  # an unregistered objective: the stored space stays data
+    given = bbopt.load_study("s1", db, objective=SPACE)
+    assert given.space is not None and given.space.fingerprint() == Space(SPACE).fingerprint()
     live.to_csv(tmp_path / "live.csv")
     loaded.to_csv(tmp_path / "loaded.csv")
     assert (tmp_path / "live.csv").read_text() == (tmp_path / "loaded.csv").read_text()
@@ -139,16 +141,15 @@ def test_each_trial_is_committed_before_the_next_starts(tmp_path: Path) -> None:
     assert seen == [["done"] * k + ["running"] for k in range(6)]
 
 
-def test_list_studies_and_summaries(tmp_path: Path) -> None:
+def test_list_studies_and_counts(tmp_path: Path) -> None:
     db = tmp_path / "studies.db"
     for name, evals in (("b", 5), ("a", 3)):
         bbopt.minimize(
             quadratic, SPACE, backend="hyperopt.rand", max_evals=evals, storage=db, study=name
         )
     assert bbopt.list_studies(db) == ["a", "b"]
-    summaries = {s["name"]: s for s in SQLiteStorage(db).summaries()}
-    assert summaries["b"]["counts"] == {"done": 5}
-    assert summaries["a"]["best_loss"] == bbopt.load_study("a", db).best_loss
+    assert bbopt.load_study("b", db).count_by_state() == {"done": 5}
+    assert len(bbopt.load_study("a", db).trials) == 3
 
 
 def test_max_evals_zero_writes_nothing(tmp_path: Path) -> None:

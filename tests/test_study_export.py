@@ -61,7 +61,7 @@ def test_dataframe_has_one_row_per_trial_with_values(study: bbopt.Study) -> None
     assert set(frame["params.units"]) <= {16, 32, 64}
     assert set(frame["params.optimizer.name"]) == {"adam", "sgd"}
     for row, trial in zip(frame.to_dict("records"), study.trials, strict=True):
-        assert row["status"] == trial.status
+        assert row["state"] == trial.state.value
         assert row["params.activation"] == trial.params["activation"]
         if trial.ok:
             assert row["loss"] == pytest.approx(trial.loss)
@@ -69,12 +69,12 @@ def test_dataframe_has_one_row_per_trial_with_values(study: bbopt.Study) -> None
     adam = frame[frame["params.optimizer.name"] == "adam"]
     assert sgd["params.optimizer.momentum"].notna().all()
     assert adam["params.optimizer.momentum"].isna().all()  # inactive in that branch
-    failed = frame[frame["status"] == "fail"]
+    failed = frame[frame["state"] == "failed"]
     assert (failed["error"] == "ValueError: tanh with 64 units diverged").all()
     assert failed["loss"].isna().all()
-    ok = frame[frame["status"] == "ok"]
+    ok = frame[frame["state"] == "done"]
     assert (ok["extras.train_time"] == 0.25).all()
-    for column in ("started_at", "finished_at", "duration", "worker", "backend", "seed"):
+    for column in ("started_at", "finished_at", "duration", "worker", "backend", "seed", "origin"):
         assert frame[column].notna().all(), column
 
 
@@ -84,7 +84,7 @@ def test_csv_round_trip(study: bbopt.Study, tmp_path: Path) -> None:
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(study.trials)
-    assert {"tid", "loss", "status", "params.optimizer.lr", "params.units", "error"} <= set(rows[0])
+    assert {"tid", "loss", "state", "params.optimizer.lr", "params.units", "error"} <= set(rows[0])
     for row, trial in zip(rows, study.trials, strict=True):
         assert int(row["tid"]) == trial.tid
         assert row["params.activation"] == trial.params["activation"]

@@ -80,7 +80,7 @@ def test_conditional_space_has_the_tutorials_names_and_nesting() -> None:
         assert params["batch_size"] in [2**k for k in range(9)]
         seen.add((optimizer["name"], layer["include"]))
     assert seen == {("adam", False), ("adam", True), ("sgd", False), ("sgd", True)}
-    assert Space(SPACE).params["learning_rate"].dist.log_scale
+    assert Space(SPACE).params["learning_rate"].dist.scale == "log"
 
 
 def test_objectives_pickle_and_the_space_json_names_the_transform() -> None:
@@ -90,7 +90,7 @@ def test_objectives_pickle_and_the_space_json_names_the_transform() -> None:
     assert Space(clone.space).fingerprint() == Space(objective.space).fingerprint()
     data = Space(objective.space).to_json()
     assert "bbopt.objectives.wine:power_of_two" in str(data)
-    assert Space.from_json(data).evaluate({"batch_size": 5.0, **_flat_rest()})["batch_size"] == 32
+    assert Space.from_json(data).to_params({"batch_size": 5.0, **_flat_rest()})["batch_size"] == 32
     assert power_of_two(0.0) == 1 and power_of_two(8.0) == 256
 
 
@@ -299,3 +299,53 @@ def test_prepare_builds_every_trainer_and_leaves_results_unchanged(
     for before, after in zip(unprepared, prepared, strict=True):
         after_values = (after["loss"], after["val_loss"], after["train_loss"])
         assert after_values == (before["loss"], before["val_loss"], before["train_loss"])
+
+
+@pytest.mark.slow
+def test_training_in_chunks_is_the_training_in_one_go_scored_on_the_way() -> None:
+    data = wine_data()
+    network = kt.Network((10,), "adam", learning_rate=0.05)
+    args = ((data.x_train, data.y_train), (data.x_val, data.y_val))
+    whole = kt.train(network, *args, epochs=7, seed=2)
+    seen: list[tuple[int, float, float]] = []
+    chunked = kt.train(
+        network, *args, epochs=7, seed=2, progress=lambda *s: seen.append(s), chunk=3
+    )
+    assert (chunked.accuracy, chunked.loss, chunked.train_loss) == (
+        whole.accuracy,
+        whole.loss,
+        whole.train_loss,
+    )
+    assert [epoch for epoch, _, _ in seen] == list(range(1, 8))
+    assert seen[-1][1:] == (whole.loss, whole.accuracy)  # the last report is the result
+    two_epochs = kt.train(network, *args, epochs=2, seed=2)
+    assert seen[1][1:] == (two_epochs.loss, two_epochs.accuracy)  # scored after epoch 2
+
+
+@pytest.mark.slow
+def test_a_wine_search_with_a_pruner_stops_weak_networks_after_a_few_epochs() -> None:
+    objective = WineClassifier(epochs=9)
+    assert objective.fidelity == bbopt.Fidelity("epochs", 1, 9)
+    study = bbopt.minimize(
+        objective,
+        backend="hyperopt.rand",
+        max_evals=8,
+        seed=3,
+        pruner="successive_halving",
+        pruner_options={"min_resource": 1, "reduction_factor": 3},
+    )
+    pruned = [t for t in study.trials if t.state is bbopt.TrialState.PRUNED]
+    done = [t for t in study.trials if t.state is bbopt.TrialState.DONE]
+    assert pruned and done
+    for trial in pruned:
+        steps = list(trial.intermediate)
+        assert steps == list(range(1, steps[-1] + 1)) and steps[-1] in (1, 3)
+        assert trial.loss == trial.intermediate[steps[-1]] and -1 <= trial.loss <= 0
+    for trial in done:
+        assert list(trial.intermediate) == list(range(1, 10))
+        assert trial.loss == trial.intermediate[9] == -trial.extras["val_accuracy"]
+    epochs = sum(len(t.intermediate) for t in study.trials)
+    assert epochs < 9 * len(study.trials)
+    # the same points without a pruner: the finished ones train exactly the same
+    plain = [objective.evaluate(t.params) for t in done]
+    assert [r["loss"] for r in plain] == [t.loss for t in done]

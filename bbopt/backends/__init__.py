@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from importlib.metadata import EntryPoint
+from collections.abc import Mapping
 from typing import Any
 
 from bbopt.backends.base import Backend, Observation, Suggestion
-from bbopt.registry import Registry
+from bbopt.registry import ClassRegistry
 from bbopt.space import Space, as_space
 
 __all__ = [
@@ -22,24 +22,17 @@ __all__ = [
 ENTRY_POINT_GROUP = "bbopt.backends"
 
 
-def _backends_from_entry_point(
-    entry_point: EntryPoint, loaded: object
-) -> list[tuple[str, type[Backend]]]:
-    if not (isinstance(loaded, type) and issubclass(loaded, Backend)):
-        raise TypeError(f"{loaded!r} is not a Backend subclass")
-    return [(loaded.name or entry_point.name, loaded)]
-
-
-registry: Registry[type[Backend]] = Registry(
+registry: ClassRegistry[type[Backend]] = ClassRegistry(
     "backend",
     ENTRY_POINT_GROUP,
     [
+        "bbopt.backends.bohb",
         "bbopt.backends.hyperopt",
         "bbopt.backends.native",
         "bbopt.backends.optuna",
         "bbopt.backends.skopt",
     ],
-    _backends_from_entry_point,
+    Backend,
 )
 
 
@@ -48,10 +41,7 @@ def register_backend(cls: type[Backend], name: str | None = None, *, replace: bo
 
     Usable as a class decorator.
     """
-    if not (isinstance(cls, type) and issubclass(cls, Backend)):
-        raise TypeError(f"register_backend needs a Backend subclass, got {cls!r}")
-    registry.register(name or cls.name, cls, replace=replace)
-    return cls
+    return registry.register_class(cls, name, replace=replace)
 
 
 def get_backend(name: str) -> type[Backend]:
@@ -66,15 +56,21 @@ def create_backend(
     backend: str | Backend | type[Backend],
     space: Any,
     seed: int | None = None,
-    options: dict[str, Any] | None = None,
+    backend_options: Mapping[str, Any] | None = None,
 ) -> Backend:
-    """A ready backend from a registered name, a Backend class or an instance."""
+    """A ready backend from a registered name, a Backend class or an instance.
+
+    ``space`` is any space tree (or a compiled :class:`~bbopt.space.Space`);
+    ``backend_options`` go to the backend's constructor (the same keyword as in
+    :func:`bbopt.minimize`). This is the way in for code that drives a backend itself
+    with ``ask``/``tell`` (docs/backends.md).
+    """
     compiled: Space = as_space(space)
     if isinstance(backend, Backend):
-        if options:
+        if backend_options:
             raise ValueError("backend options go to the constructor of a backend instance")
         return backend
     cls = get_backend(backend) if isinstance(backend, str) else backend
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
         raise TypeError(f"backend must be a name, a Backend class or instance, got {backend!r}")
-    return cls(compiled, seed, **(options or {}))
+    return cls(compiled, seed, **dict(backend_options or {}))

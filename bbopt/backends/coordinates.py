@@ -16,12 +16,15 @@ qloguniform        float [e^low, e^high], log scale         round(x / q) * q
 (q)(log)normal     float u in [eps, 1 - eps], a quantile    inverse CDF, then exp/round
 randint            int [low, high - 1]                      the value
 uniformint         int [round(low), round(high)]            the value
+loguniformint      int [low, high], log scale               the value
+logituniform       float [logit(low), logit(high)]          expit(x), clipped to bounds
 choice, pchoice    category 0 .. n-1                        the index
 =================  =======================================  ==========================
 
 Unbounded (log)normals become their quantile ``u``: an optimizer that samples
 ``u`` uniformly draws exactly the normal prior, and the coordinate is bounded as
-every foreign optimizer requires. Quantiles are clipped to ``[eps, 1 - eps]``
+every foreign optimizer requires. Every decoded value is clipped into the declared
+bounds, so rounding in exp/log never steps outside them. Quantiles are clipped to ``[eps, 1 - eps]``
 (about +-7 sigma). :func:`unit_to_value` is the exact inverse CDF of every
 distribution, used by quasi-random backends.
 """
@@ -38,8 +41,10 @@ from typing import Any, Literal
 from bbopt.space import (
     Choice,
     Distribution,
+    LogitUniform,
     LogNormal,
     LogUniform,
+    LogUniformInt,
     Normal,
     PChoice,
     QLogNormal,
@@ -50,8 +55,8 @@ from bbopt.space import (
     Space,
     Uniform,
     UniformInt,
-    _quantize,
 )
+from bbopt.space.nodes import _logit, _quantize
 
 __all__ = ["EPS", "Coordinate", "coordinates", "unit_to_value"]
 
@@ -70,14 +75,14 @@ def _clip(value: float, low: float, high: float) -> float:
 def _gaussian_ppf(dist: Gaussian, u: float) -> float:
     """Inverse CDF of a (q)(log)normal at quantile ``u``."""
     x = NormalDist(dist.mu, dist.sigma).inv_cdf(_clip(u, EPS, 1 - EPS))
-    if dist.log_scale:
+    if dist.scale == "log":
         x = math.exp(x)
     return _quantize(x, dist.q) if isinstance(dist, (QNormal, QLogNormal)) else x
 
 
 def _gaussian_cdf(dist: Gaussian, value: float) -> float:
     """Quantile of ``value`` under a (q)(log)normal, clipped to ``[EPS, 1 - EPS]``."""
-    if dist.log_scale:
+    if dist.scale == "log":
         if value <= 0:
             return EPS
         value = math.log(value)
@@ -96,9 +101,15 @@ def unit_to_value(dist: Distribution, u: float) -> Any:
         return int(dist.low) + min(int(u * span), span - 1)
     if isinstance(dist, UniformInt):
         return round(dist.low + u * (dist.high - dist.low))
+    if isinstance(dist, LogUniformInt):
+        low, high = dist.log_bounds
+        return dist.value_of(low + u * (high - low))
+    if isinstance(dist, LogitUniform):
+        low, high = dist.logit_bounds
+        return dist.value_of(low + u * (high - low))
     if isinstance(dist, _UNIFORMS):
         x = dist.low + u * (dist.high - dist.low)
-        if dist.log_scale:
+        if dist.scale == "log":
             x = math.exp(x)
         return _quantize(x, dist.q) if isinstance(dist, (QUniform, QLogUniform)) else x
     if isinstance(dist, _GAUSSIANS):
@@ -125,6 +136,8 @@ class Coordinate:
         x = _clip(float(raw), self.low, self.high)
         if isinstance(dist, _GAUSSIANS):
             return _gaussian_ppf(dist, x)
+        if isinstance(dist, LogitUniform):
+            return dist.value_of(x)
         return _quantize(x, dist.q) if isinstance(dist, QLogUniform) else x
 
     def encode(self, value: Any) -> Any:
@@ -137,6 +150,8 @@ class Coordinate:
             return int(_clip(k, self.low, self.high))
         if isinstance(dist, _GAUSSIANS):
             return _gaussian_cdf(dist, float(value))
+        if isinstance(dist, LogitUniform):
+            value = _logit(_clip(float(value), dist.low, dist.high))
         return _clip(float(value), self.low, self.high)
 
 
@@ -147,6 +162,10 @@ def _coordinate(dist: Distribution) -> Coordinate:
         return Coordinate(dist, "int", int(dist.low), int(dist.high) - 1)
     if isinstance(dist, UniformInt):
         return Coordinate(dist, "int", round(dist.low), round(dist.high))
+    if isinstance(dist, LogUniformInt):
+        return Coordinate(dist, "int", int(dist.low), int(dist.high), log=True)
+    if isinstance(dist, LogitUniform):
+        return Coordinate(dist, "float", *dist.logit_bounds)
     if isinstance(dist, QUniform):
         return Coordinate(dist, "int", round(dist.low / dist.q), round(dist.high / dist.q))
     if isinstance(dist, (LogUniform, QLogUniform)):

@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar
+
+import numpy as np
 
 from bbopt.backends import register_backend
 from bbopt.backends.base import Backend, Observation, Suggestion
 from bbopt.space import (
     Choice,
     Distribution,
+    LogitUniform,
     LogNormal,
     LogUniform,
+    LogUniformInt,
     Normal,
     PChoice,
     QLogNormal,
@@ -34,7 +40,7 @@ from bbopt.space import (
     Uniform,
     UniformInt,
 )
-from bbopt.trial import STATUS_OK, to_builtin
+from bbopt.trial import STATUS_FAIL, STATUS_OK, to_builtin
 
 _SEED_BOUND = 2**31 - 1
 
@@ -44,6 +50,9 @@ def to_hyperopt(node: Any) -> Any:
 
     Transforms keep only their arguments: hyperopt needs the parameters and their
     conditional structure to suggest, while bbopt applies the function itself.
+    Distributions hyperopt lacks are searched on their own scale: an integer
+    log-uniform as ``qloguniform(log(low - 0.5), log(high + 0.5), 1)``, a logit-uniform
+    as ``uniform(logit(low), logit(high))`` (:func:`_from_hyperopt` maps values back).
     """
     from hyperopt import hp
 
@@ -68,6 +77,10 @@ def _distribution_to_hyperopt(hp: Any, dist: Distribution) -> Any:
     if isinstance(dist, RandInt):
         low, high = int(dist.low), int(dist.high)
         return hp.randint(label, high) if low == 0 else hp.randint(label, low, high)
+    if isinstance(dist, LogUniformInt):
+        return hp.qloguniform(label, *dist.log_bounds, 1)
+    if isinstance(dist, LogitUniform):
+        return hp.uniform(label, *dist.logit_bounds)
     builders: dict[type, Callable[[], Any]] = {
         Uniform: lambda: hp.uniform(label, dist.low, dist.high),  # type: ignore[attr-defined]
         QUniform: lambda: hp.quniform(label, dist.low, dist.high, dist.q),  # type: ignore[attr-defined]
@@ -80,6 +93,22 @@ def _distribution_to_hyperopt(hp: Any, dist: Distribution) -> Any:
         UniformInt: lambda: hp.uniformint(label, dist.low, dist.high),  # type: ignore[attr-defined]
     }
     return builders[type(dist)]()
+
+
+def _from_hyperopt(dist: Distribution, value: Any) -> Any:
+    """A value hyperopt suggested for ``dist``, as bbopt's flat value."""
+    if isinstance(dist, LogUniformInt):
+        return int(min(max(value, dist.low), dist.high))
+    if isinstance(dist, LogitUniform):
+        return dist.value_of(float(value))
+    return int(value) if dist.is_integer else value
+
+
+def _to_hyperopt(dist: Distribution, value: Any) -> Any:
+    """bbopt's flat value of ``dist`` as the value hyperopt searches."""
+    if isinstance(dist, LogitUniform):
+        return math.log(value / (1 - value))
+    return value
 
 
 def _keyword_options(fn: Callable[..., Any]) -> list[str]:
@@ -113,47 +142,57 @@ class HyperoptBackend(Backend):
         self._states = hyperopt.base
         self._domain = hyperopt.Domain(_unused_objective, to_hyperopt(space.tree))
         self._trials = hyperopt.Trials()
-        self._docs: dict[int, dict[str, Any]] = {}
+        # hyperopt's own trial ids, in the order fmin would give them: one per point
+        # suggested or told from outside.
+        self._hyperopt_tids = itertools.count()
         self._labels = space.labels
-        self._integer_labels = {
-            label for label, info in space.params.items() if info.dist.is_integer
-        }
+        self._replays_advance = True
+
+    def follow_rstate(self, rstate: np.random.Generator) -> None:
+        """Draw each suggest seed from ``rstate`` (the caller's generator, shared), as
+        ``hyperopt.fmin(rstate=...)`` does: trials told from an earlier run then join
+        the history without advancing it, so a search continued with a fresh rstate
+        gets the seeds hyperopt would give it."""
+        self.rng = rstate
+        self._replays_advance = False
 
     def ask(self, n: int = 1) -> list[Suggestion]:
         return [self._ask_one() for _ in range(n)]
 
     def _ask_one(self) -> Suggestion:
-        tid = self.new_tid()
+        tid = next(self._hyperopt_tids)
         self._trials.refresh()
         seed = int(self.rng.integers(_SEED_BOUND))
         docs = self._algo([tid], self._domain, self._trials, seed)
         self._trials.insert_trial_docs(docs)
         doc = self._trials._dynamic_trials[-1]
         doc["state"] = self._states.JOB_STATE_RUNNING
-        self._docs[tid] = doc
         vals = doc["misc"]["vals"]
-        flat = {label: to_builtin(v[0]) for label, v in vals.items() if v}
-        for label in self._integer_labels.intersection(flat):
-            flat[label] = int(flat[label])
-        return Suggestion(tid, flat)
+        flat = {
+            label: _from_hyperopt(self.space.distribution(label), to_builtin(v[0]))
+            for label, v in vals.items()
+            if v
+        }
+        return Suggestion(flat, handle=doc)
 
     def tell(self, observation: Observation) -> None:
-        doc = self._docs.pop(observation.tid, None)
-        if doc is None:
-            doc = self._insert_observed(observation)
-        if observation.ok:
-            doc["result"] = {"status": STATUS_OK, "loss": observation.loss}
+        suggestion = observation.suggestion
+        doc = self._insert_observed(observation) if suggestion is None else suggestion.handle
+        if observation.has_loss:  # hyperopt has no pruned state: a last reported value
+            doc["result"] = {"status": STATUS_OK, "loss": observation.loss}  # is a loss to it
         else:
-            doc["result"] = {"status": "fail"}
+            doc["result"] = {"status": STATUS_FAIL}
         doc["state"] = self._states.JOB_STATE_DONE  # seen by the refresh in the next ask
 
     def _insert_observed(self, observation: Observation) -> dict[str, Any]:
         """Add a trial this backend did not suggest (warm start, restored history)."""
-        tid = observation.tid
-        self.note_tid(tid)
-        if observation.suggested:
+        tid = next(self._hyperopt_tids)
+        if observation.replayed and self._replays_advance:
             self.rng.integers(_SEED_BOUND)  # replay: keep the seed sequence of the first run
-        flat = observation.flat_params
+        flat = {
+            label: _to_hyperopt(self.space.distribution(label), value)
+            for label, value in observation.flat_params.items()
+        }
         misc = {
             "tid": tid,
             "cmd": self._domain.cmd,
@@ -180,6 +219,7 @@ class HyperoptRandom(HyperoptBackend):
     name = "hyperopt.rand"
     description = "hyperopt's random search"
     algorithm = "rand"
+    learns = False
 
 
 @register_backend

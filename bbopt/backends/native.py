@@ -7,7 +7,7 @@ the parameter's inverse CDF. Every label owns one coordinate, conditional ones
 included; a point uses the coordinates of its active labels only, so the
 active sub-space is still covered evenly. Neither learns from losses.
 
-Both resume exactly: a replayed observation (``suggested=True``) advances the
+Both resume exactly: a replayed observation (``replayed=True``) advances the
 random state by the one point it stands for.
 """
 
@@ -28,27 +28,21 @@ class _Sampler(Backend):
 
     exact_resume = True
     quick_benchmark = True
+    learns = False
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         super().__init__(space, seed, **options)
         self.check_options(())
-        self._in_flight: set[int] = set()
 
     @abstractmethod
     def _draw(self, n: int) -> list[dict[str, Any]]:
         """``n`` new flat points."""
 
     def ask(self, n: int = 1) -> list[Suggestion]:
-        suggestions = [Suggestion(self.new_tid(), flat) for flat in self._draw(n)]
-        self._in_flight.update(s.tid for s in suggestions)
-        return suggestions
+        return [Suggestion(flat) for flat in self._draw(n)]
 
     def tell(self, observation: Observation) -> None:
-        if observation.tid in self._in_flight:
-            self._in_flight.discard(observation.tid)
-            return
-        self.note_tid(observation.tid)
-        if observation.suggested:  # replay of an earlier run: skip the point it stands for
+        if observation.replayed:  # replay of an earlier run: skip the point it stands for
             self._draw(1)
 
 

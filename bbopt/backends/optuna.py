@@ -10,8 +10,9 @@ branch. Distributions map to Optuna's through :mod:`bbopt.backends.coordinates`
 and ``study.add_trial``. Failed trials are told as ``TrialState.FAIL``.
 
 Options go to the sampler's constructor (e.g. ``n_startup_trials``); the
-sampler's seed is the backend's seed. Optuna's INFO logging (one line per
-study) is lowered to WARNING when a backend is created.
+sampler's seed is the backend's seed. Optuna's INFO logging (a line per trial)
+is silenced during the backend's own calls only; Optuna's global log level is
+left as the user set it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from bbopt.backends import register_backend
@@ -26,7 +29,7 @@ from bbopt.backends.base import Backend, Observation, Suggestion
 from bbopt.backends.coordinates import Coordinate, coordinates
 from bbopt.errors import MissingDependencyError
 from bbopt.space import Space
-from bbopt.trial import to_builtin
+from bbopt.trial import TrialState, to_builtin
 
 
 def _import(module: str, extra: str, backend: str) -> Any:
@@ -40,7 +43,7 @@ def _suggest(trial: Any, label: str, coord: Coordinate) -> Any:
     if coord.kind == "categorical":
         return trial.suggest_categorical(label, list(range(int(coord.high) + 1)))
     if coord.kind == "int":
-        return trial.suggest_int(label, int(coord.low), int(coord.high))
+        return trial.suggest_int(label, int(coord.low), int(coord.high), log=coord.log)
     return trial.suggest_float(label, coord.low, coord.high, log=coord.log)
 
 
@@ -49,7 +52,7 @@ def _distribution(optuna: Any, coord: Coordinate) -> Any:
     if coord.kind == "categorical":
         return optuna.distributions.CategoricalDistribution(list(range(int(coord.high) + 1)))
     if coord.kind == "int":
-        return optuna.distributions.IntDistribution(int(coord.low), int(coord.high))
+        return optuna.distributions.IntDistribution(int(coord.low), int(coord.high), log=coord.log)
     return optuna.distributions.FloatDistribution(coord.low, coord.high, log=coord.log)
 
 
@@ -61,6 +64,9 @@ class OptunaBackend(Backend):
     #: (module, extra) pairs needed besides optuna itself.
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
     quick_benchmark: ClassVar[bool] = True
+    #: Tell a pruned trial as complete with its last value, for a sampler that learns
+    #: from complete trials only.
+    pruned_as_complete: ClassVar[bool] = False
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         super().__init__(space, seed, **options)
@@ -69,19 +75,30 @@ class OptunaBackend(Backend):
             _import(module, extra, self.name)
         sampler_cls = getattr(optuna.samplers, self.sampler_class)
         self.check_options(p for p in inspect.signature(sampler_cls).parameters if p != "seed")
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._optuna = optuna
         self._coords = coordinates(space)
         self._distributions = {
             label: _distribution(optuna, coord) for label, coord in self._coords.items()
         }
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with self._quiet():
             sampler = sampler_cls(seed=seed, **{**self.sampler_defaults(), **options})
-        self._study = optuna.create_study(
-            storage=optuna.storages.InMemoryStorage(), sampler=sampler, direction="minimize"
-        )
-        self._running: dict[int, Any] = {}
+            self._study = optuna.create_study(
+                storage=optuna.storages.InMemoryStorage(), sampler=sampler, direction="minimize"
+            )
+
+    @contextmanager
+    def _quiet(self) -> Iterator[None]:
+        """Silence Optuna's per-trial INFO lines and experimental warnings for one call,
+        leaving its global log level as the user set it."""
+        logging = self._optuna.logging
+        level = logging.get_verbosity()
+        logging.set_verbosity(max(level, logging.WARNING))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", self._optuna.exceptions.ExperimentalWarning)
+                yield
+        finally:
+            logging.set_verbosity(level)
 
     def sampler_defaults(self) -> dict[str, Any]:
         """Sampler arguments that differ from Optuna's defaults (options override them)."""
@@ -93,8 +110,7 @@ class OptunaBackend(Backend):
         return self._study
 
     def ask(self, n: int = 1) -> list[Suggestion]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", self._optuna.exceptions.ExperimentalWarning)
+        with self._quiet():
             return [self._ask_one() for _ in range(n)]
 
     def _ask_one(self) -> Suggestion:
@@ -103,19 +119,32 @@ class OptunaBackend(Backend):
         for label, coord in self._coords.items():
             if self.space.is_active(label, flat):
                 flat[label] = to_builtin(coord.decode(_suggest(trial, label, coord)))
-        tid = self.new_tid()
-        self._running[tid] = trial
-        return Suggestion(tid, flat)
+        return Suggestion(flat, handle=trial)
 
     def tell(self, observation: Observation) -> None:
-        TrialState = self._optuna.trial.TrialState
-        state = TrialState.COMPLETE if observation.ok else TrialState.FAIL
-        value = observation.loss if observation.ok else None
-        trial = self._running.pop(observation.tid, None)
-        if trial is not None:
+        """Done trials are told with their loss, failed ones as FAIL; a pruned trial as
+        PRUNED with its last reported value as the intermediate value at the step it was
+        reported (its budget), which Optuna's TPE ranks below every complete trial, and
+        by step and value among pruned ones, but still learns from; for CMA-ES and the
+        GP sampler, which learn from complete trials only, as complete with that value."""
+        with self._quiet():
+            self._tell(observation)
+
+    def _tell(self, observation: Observation) -> None:
+        optuna_state = self._optuna.trial.TrialState
+        pruned = observation.state is TrialState.PRUNED and observation.loss is not None
+        if observation.ok or (pruned and self.pruned_as_complete):
+            state, value = optuna_state.COMPLETE, observation.loss
+        else:
+            state, value = (optuna_state.PRUNED if pruned else optuna_state.FAIL), None
+        step = 0 if observation.budget is None else int(observation.budget)
+        reports = {step: observation.loss} if state == optuna_state.PRUNED else {}
+        if observation.suggestion is not None:
+            trial = observation.suggestion.handle
+            for step, reported in reports.items():
+                trial.report(reported, step)
             self._study.tell(trial, value, state=state)
             return
-        self.note_tid(observation.tid)
         flat = observation.flat_params
         labels = [label for label in self._coords if label in flat]
         self._study.add_trial(
@@ -124,6 +153,7 @@ class OptunaBackend(Backend):
                 distributions={label: self._distributions[label] for label in labels},
                 value=value,
                 state=state,
+                intermediate_values=reports,
             )
         )
 
@@ -151,6 +181,7 @@ class OptunaCmaEs(OptunaBackend):
     )
     sampler_class = "CmaEsSampler"
     requires = (("cmaes", "cmaes"),)
+    pruned_as_complete = True  # its generations are made of complete trials
 
 
 @register_backend
@@ -160,6 +191,7 @@ class OptunaGP(OptunaBackend):
     sampler_class = "GPSampler"
     requires = (("torch", "gp"),)
     quick_benchmark = False
+    pruned_as_complete = True  # Optuna's GP models complete trials only
 
 
 @register_backend
@@ -167,6 +199,7 @@ class OptunaQMC(OptunaBackend):
     name = "optuna.qmc"
     description = "Optuna's scrambled Sobol' quasi-Monte Carlo sampler (options: qmc_type)"
     sampler_class = "QMCSampler"
+    learns = False
 
     def sampler_defaults(self) -> dict[str, Any]:
         return {**super().sampler_defaults(), "scramble": True, "warn_asynchronous_seeding": False}
@@ -177,6 +210,7 @@ class OptunaRandom(OptunaBackend):
     name = "optuna.random"
     description = "Optuna's random sampler"
     sampler_class = "RandomSampler"
+    learns = False
 
     def sampler_defaults(self) -> dict[str, Any]:
         return {}

@@ -38,7 +38,8 @@ def _dimension(coord: Coordinate, label: str) -> Any:
     if coord.kind == "categorical" or coord.low == coord.high:
         return Categorical(list(range(int(coord.low), int(coord.high) + 1)), name=label)
     if coord.kind == "int":
-        return Integer(int(coord.low), int(coord.high), name=label)
+        prior = "log-uniform" if coord.log else "uniform"
+        return Integer(int(coord.low), int(coord.high), prior=prior, name=label)
     prior = "log-uniform" if coord.log else "uniform"
     return Real(coord.low, coord.high, prior=prior, name=label)
 
@@ -65,7 +66,7 @@ class SkoptBackend(Backend):
         self._opt = Optimizer(
             dimensions, base_estimator=self.base_estimator, random_state=seed, **options
         )
-        self._pending: dict[int, list[Any]] = {}
+        self._pending: dict[Suggestion, list[Any]] = {}  # in flight: their vectors
         self._waiting_failures: list[list[Any]] = []
         self._worst = -math.inf
 
@@ -79,11 +80,8 @@ class SkoptBackend(Backend):
             # A repeated point is replaced by a random one; the warning only says so.
             warnings.filterwarnings("ignore", message="The objective has been evaluated")
             points = self._ask_points(n)
-        suggestions = []
-        for x in points:
-            tid = self.new_tid()
-            self._pending[tid] = x
-            suggestions.append(Suggestion(tid, self._decode(x)))
+        suggestions = [Suggestion(self._decode(x), handle=x) for x in points]
+        self._pending.update((s, s.handle) for s in suggestions)
         return suggestions
 
     def _ask_points(self, n: int) -> list[list[Any]]:
@@ -114,11 +112,12 @@ class SkoptBackend(Backend):
         ]
 
     def tell(self, observation: Observation) -> None:
-        x = self._pending.pop(observation.tid, None)
-        if x is None:
-            self.note_tid(observation.tid)
+        suggestion = observation.suggestion
+        if suggestion is None:
             x = self._encode(observation.flat_params)
-        if observation.ok:
+        else:
+            x = self._pending.pop(suggestion)
+        if observation.has_loss:  # a pruned trial's last reported value counts as its loss
             assert observation.loss is not None
             self._worst = max(self._worst, observation.loss)
             points = [x, *self._waiting_failures]

@@ -1,10 +1,14 @@
-"""Where trials run: serially (the default), in local worker processes, or on Dask.
+"""How trials run: their life (one runner), when to stop, and where they are evaluated.
 
-``minimize(..., workers=N)`` runs trials in N spawned local processes,
-``executor="dask"`` on a Dask LocalCluster, ``executor="tcp://host:8786"`` on a
-running Dask scheduler that workers on other machines joined. Modules:
+Serially in this process by default; ``minimize(..., workers=N)`` runs trials in N
+spawned local processes, ``executor="dask"`` on a Dask LocalCluster,
+``executor="tcp://host:8786"`` on a running Dask scheduler that workers on other
+machines joined. Modules:
 
-- :mod:`~bbopt.execution.plan`: the validated settings and which engine they open;
+- :mod:`~bbopt.execution.runner`: a trial's life (start, finish, abandon, tell);
+- :mod:`~bbopt.execution.stop`: the stop rules; :mod:`~bbopt.execution.progress`: the bar;
+- :mod:`~bbopt.execution.serial`: the serial loop;
+- :mod:`~bbopt.execution.plan`: the validated parallel settings and their engine;
 - :mod:`~bbopt.execution.loop`: the loop that keeps N trials in flight;
 - :mod:`~bbopt.execution.engine`, :mod:`~bbopt.execution.pool`,
   :mod:`~bbopt.execution.dask_engine`: the engines;
@@ -14,5 +18,19 @@ running Dask scheduler that workers on other machines joined. Modules:
 from bbopt.execution.engine import Engine
 from bbopt.execution.loop import run_parallel
 from bbopt.execution.plan import Execution
+from bbopt.execution.runner import Callback, TrialRunner, worker_name
+from bbopt.execution.serial import run_serial
+from bbopt.execution.stop import EarlyStop, StopRules, no_progress_loss
 
-__all__ = ["Engine", "Execution", "run_parallel"]
+__all__ = [
+    "Callback",
+    "EarlyStop",
+    "Engine",
+    "Execution",
+    "StopRules",
+    "TrialRunner",
+    "no_progress_loss",
+    "run_parallel",
+    "run_serial",
+    "worker_name",
+]

@@ -1,12 +1,23 @@
 """Trials on Dask distributed: a LocalCluster bbopt starts, or a running scheduler.
 
-A LocalCluster listens on 127.0.0.1 only and has no dashboard; its nannies restart
-a worker process that died. Dask itself re-runs a trial whose worker died, on
+A LocalCluster listens on 127.0.0.1 only and serves no HTTP (no dashboard, no
+/health or /metrics pages); it accepts only bbopt's own client: its scheduler,
+nannies and workers speak TLS with credentials made for this cluster alone
+(``Security.temporary``), so another local process can neither connect nor run code
+in its workers. Its nannies restart a worker process that died. A running scheduler
+secured with TLS (``executor="tls://host:8786"``) is reached with the credentials of
+Dask's configuration (``distributed.comm.tls.*``), or through a Client the user made.
+
+Dask itself re-runs a trial whose worker died, on
 another worker, up to ``distributed.scheduler.allowed-failures`` times (3 by
 default; a restart that frees a hung trial's worker counts against the trials
 queued there too), after which the trial fails with Dask's ``KilledWorker``.
 Each result is fetched the moment its task ends: a finished result still held by
 a worker that dies would otherwise be computed again.
+
+A worker process runs one trial at a time (see :mod:`~bbopt.execution.worker`)
+unless the objective is thread-safe, so the trials in flight default to the
+cluster's worker processes, or to its threads for a thread-safe objective.
 
 The workers present at start load and prepare the objective (``Objective.prepare``)
 before the first trial, in their task thread; a worker that joins or restarts later
@@ -18,15 +29,20 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+import warnings
 from concurrent.futures import Future
 from typing import Any
 
-from bbopt.errors import MissingDependencyError
+from bbopt.errors import BBoptError, MissingDependencyError
 from bbopt.execution.engine import Engine, usable_cores, worker_environment
 from bbopt.execution.worker import Outcome, Task, load_objective, run_task
 
 #: How long to wait for the first worker of a running scheduler to show up.
 WORKER_WAIT_SECONDS = 60
+
+
+class MissingCredentialsError(BBoptError, ValueError):
+    """A ``tls://`` executor address, but Dask's configuration holds no TLS credentials."""
 
 
 def _import_distributed() -> Any:
@@ -43,31 +59,30 @@ class DaskEngine(Engine):
 
     executor: Any  # distributed's ClientExecutor (its submit takes Client.submit's ``key``)
 
-    def __init__(self, target: Any, workers: int | None, objective: bytes, token: str) -> None:
+    def __init__(
+        self, target: Any, workers: int | None, objective: bytes, token: str, thread_safe: bool
+    ) -> None:
         distributed = _import_distributed()
         started = time.perf_counter()
         self._cluster: Any = None
         if target == "dask":
-            slots = workers or usable_cores()
-            self._cluster = distributed.LocalCluster(
-                n_workers=slots,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                env=worker_environment(slots),
-            )
-            client = distributed.Client(self._cluster)
+            self._cluster = _local_cluster(distributed, workers or usable_cores())
+            client = distributed.Client(self._cluster)  # with the cluster's credentials
         elif isinstance(target, str):
-            client = distributed.Client(target)
+            client = distributed.Client(target, security=_security_for(distributed, target))
         else:
             client = target
         self._owns_client = client is not target
         self._client = client
         # The Client's concurrent.futures view moves each result into its Future on
         # Dask's event loop the moment the task ends.
-        super().__init__(client.get_executor(pure=False), workers or self._cluster_threads())
+        super().__init__(client.get_executor(pure=False), slots=0)  # counted below
         try:
+            if self._cluster is not None:
+                _stop_http_servers(client)
+            self.slots = workers or self._trials_at_once(thread_safe)
+            if not thread_safe:
+                _warn_unused_threads(client.nthreads())
             failures = client.run(_prepare_worker, objective, token).values()
             for failure in filter(None, failures):
                 raise failure
@@ -77,12 +92,13 @@ class DaskEngine(Engine):
         self.startup_seconds = time.perf_counter() - started
         self._run = uuid.uuid4().hex[:8]
 
-    def _cluster_threads(self) -> int:
+    def _trials_at_once(self, thread_safe: bool) -> int:
+        """The cluster's threads for a thread-safe objective, else its worker processes."""
         threads = self._client.nthreads()
         if not threads:
             self._client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
             threads = self._client.nthreads()
-        return sum(threads.values())
+        return sum(threads.values()) if thread_safe else len(threads)
 
     def _key(self, tid: int) -> str:
         return f"bbopt-trial-{self._run}-{tid}"
@@ -117,3 +133,78 @@ async def _prepare_worker(objective: bytes, token: str, dask_worker: Any) -> Exc
     except Exception as exc:
         return exc
     return None
+
+
+def _local_cluster(distributed: Any, workers: int) -> Any:
+    """A LocalCluster of ``workers`` single-thread processes on 127.0.0.1, speaking TLS
+    with credentials made for it alone, its HTTP servers given no pages.
+
+    Dask's scheduler and workers start an HTTP server whatever ``dashboard_address``
+    says (None means port 8787 for the scheduler): here it gets a free loopback port and
+    no routes, and :func:`_stop_http_servers` closes it once the cluster is up.
+    """
+    import dask
+
+    try:
+        security = distributed.Security.temporary()
+    except ImportError:
+        raise MissingDependencyError("cryptography", "dask", "executor='dask'") from None
+    no_pages: dict[str, list[str]] = {
+        "distributed.scheduler.http.routes": [],
+        "distributed.worker.http.routes": [],
+    }
+    with dask.config.set(no_pages):  # read by the scheduler and captured by the nannies now
+        return distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            protocol="tls://",
+            security=security,
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+            env=worker_environment(workers),
+        )
+
+
+def _stop_http_server(dask_worker: Any = None, dask_scheduler: Any = None) -> None:
+    """Close the HTTP server of the Dask scheduler or worker this runs on."""
+    (dask_worker or dask_scheduler).http_server.stop()
+
+
+def _stop_http_servers(client: Any) -> None:
+    """Close the HTTP servers of the cluster's scheduler and of its workers, now and of
+    every worker that starts later (a nanny's restart)."""
+    client.run_on_scheduler(_stop_http_server)
+    client.register_worker_callbacks(_stop_http_server)
+
+
+def _security_for(distributed: Any, address: str) -> Any:
+    """The credentials of Dask's configuration for ``address``; a clear error when a
+    ``tls://`` address has none (Dask would fail with an ``ssl_context`` TypeError)."""
+    security = distributed.Security()  # from distributed.comm.tls.* (and DASK_* variables)
+    if address.startswith("tls://") and not (security.tls_ca_file and security.tls_client_cert):
+        raise MissingCredentialsError(
+            f"executor {address!r} needs TLS credentials: set distributed.comm.tls.ca-file, "
+            "distributed.comm.tls.client.cert and distributed.comm.tls.client.key in Dask's "
+            "configuration (or DASK_DISTRIBUTED__COMM__TLS__CA_FILE, ..._CLIENT__CERT, "
+            "..._CLIENT__KEY), or pass distributed.Client(address, security=Security(...))"
+        )
+    return security
+
+
+def _warn_unused_threads(threads: dict[str, int]) -> None:
+    """Tell the user once that worker processes have threads no trial will use."""
+    threaded = {address: n for address, n in threads.items() if n > 1}
+    if not threaded:
+        return
+    address, n = next(iter(threaded.items()))
+    others = f" and {len(threaded) - 1} more" if len(threaded) > 1 else ""
+    warnings.warn(
+        f"Dask worker {address} has {n} threads{others}, but the objective is not "
+        "thread-safe: bbopt runs one trial at a time per worker process. Start workers "
+        "with one thread each (dask worker ADDRESS --nworkers N --nthreads 1), or set "
+        "thread_safe = True on the objective if its trials can share a process",
+        RuntimeWarning,
+        stacklevel=6,  # minimize's caller
+    )

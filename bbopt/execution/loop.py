@@ -1,7 +1,7 @@
 """The parallel loop: keep N trials in flight, ask for a new point as soon as a slot frees.
 
 Trials are started and recorded with the serial loop's
-:class:`~bbopt.optimize.TrialRunner`, in this (the driver's) process, so storage and
+:class:`~bbopt.execution.runner.TrialRunner`, in this (the driver's) process, so storage and
 the backend see a trial exactly as in a serial run; only the evaluation happens in
 a worker. Each result is recorded the moment its future finishes.
 
@@ -21,11 +21,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from bbopt.execution.channel import ReportServer
 from bbopt.execution.engine import Engine
 from bbopt.execution.plan import Execution
+from bbopt.execution.progress import Progress, warn_interrupted
+from bbopt.execution.runner import TrialRunner
+from bbopt.execution.serial import INTERRUPTED
+from bbopt.execution.stop import StopRules
 from bbopt.execution.worker import Outcome, Task, pack_objective
-from bbopt.optimize import Progress, StopRules, TrialRunner, warn_interrupted
-from bbopt.trial import STATUS_FAIL, Result, Trial
+from bbopt.trial import Result, Trial
 
 #: A trial whose worker died is started at most this many times.
 MAX_ATTEMPTS = 2
@@ -51,10 +55,12 @@ class Flights:
         objective: bytes,
         token: str,
         trial_timeout: float | None,
+        reports: ReportServer | None = None,
     ) -> None:
         self.runner = runner
         self.engine = engine
         self.trial_timeout = trial_timeout
+        self.reports = reports  # the report channel of a run with a pruner
         self.by_future: dict[Future[Outcome], Flight] = {}
         self._objective = objective  # pack_objective(runner.objective, runner.space)
         self._token = token  # names the run
@@ -64,16 +70,32 @@ class Flights:
 
     def submit(self, flight: Flight) -> None:
         flight.submitted = time.monotonic()
-        task = Task(flight.trial.tid, flight.trial.flat_params, self._objective, self._token)
+        link = None if self.reports is None else self.reports.link
+        trial = flight.trial
+        task = Task(trial.tid, trial.flat_params, self._objective, self._token, link, trial.budget)
         self.by_future[self.engine.submit(task)] = flight
 
     def wait(self) -> None:
-        """Wait for the next finished trial (or timeout) and record what finished."""
-        done, _ = wait(self.by_future, timeout=self._until_timeout(), return_when=FIRST_COMPLETED)
+        """Wait for the next finished trial, report (answered at once) or timeout, and
+        record what finished."""
+        waiting: set[Future[Any]] = set(self.by_future)
+        if self.reports is not None:
+            waiting.add(self.reports.arrived)
+        done, _ = wait(waiting, timeout=self._until_timeout(), return_when=FIRST_COMPLETED)
+        if self.reports is not None:
+            done.discard(self.reports.arrived)
+            self.reports.serve(self._decide)
         lost = self._settle(done)
         if lost:
             self._recover(lost)
         self._expire()
+
+    def _decide(self, tid: int, step: int, value: float) -> bool:
+        """The pruner's answer to a report of trial ``tid``; stop it if it is not in flight."""
+        for flight in self.by_future.values():
+            if flight.trial.tid == tid:
+                return self.runner.pruning.decide(flight.trial, step, value)
+        return True
 
     def _settle(self, futures: Any) -> list[Flight]:
         """Record the finished ``futures``; return the trials lost to a broken engine."""
@@ -139,15 +161,8 @@ class Flights:
                 )
 
     def _fail(self, flight: Flight, reason: str) -> None:
-        trial = flight.trial
-        try:
-            params = self.runner.space.evaluate(trial.flat_params)
-        except Exception:  # a failing transform: keep the flat point only
-            params = None
-        duration = time.monotonic() - flight.first_submitted
         extras = {"retries": flight.attempts - 1} if flight.attempts > 1 else {}
-        result = Result(None, STATUS_FAIL, extras, reason)
-        self.runner.finish(trial, params, result, duration, None)
+        self.runner.fail(flight.trial, reason, extras)
 
     def abandon_all(self, reason: str) -> None:
         for flight in self.by_future.values():
@@ -170,14 +185,18 @@ def run_parallel(
     study = runner.study
     objective = pack_objective(runner.objective, runner.space)  # fails before workers start
     token = uuid.uuid4().hex
-    engine = execution.open(objective, token)
+    engine = execution.open(objective, token, runner.objective.thread_safe)
+    reports = ReportServer() if runner.pruning.active else None
     bar = Progress(progress, rules.max_evals, len(study.finished_trials), study.name)
-    flights = Flights(runner, engine, objective, token, execution.trial_timeout)
+    flights = Flights(runner, engine, objective, token, execution.trial_timeout, reports)
     pending = list(warm_start)
     completed = False
     try:
         while True:
-            while len(flights) < engine.slots and not rules.reached(study, runner.best_loss):
+            while len(flights) < engine.slots:
+                study.stop_reason = rules.reached(study, runner.best_loss)
+                if study.stop_reason is not None:
+                    break
                 flights.submit(Flight(runner.start_next(pending)))
             if not len(flights):
                 break
@@ -187,9 +206,12 @@ def run_parallel(
                 bar.step(runner.best_loss)
         completed = True
     except KeyboardInterrupt:
-        flights.abandon_all("interrupted (KeyboardInterrupt)")
+        study.stop_reason = INTERRUPTED
+        flights.abandon_all("the run stopped (interrupted)")
         warn_interrupted(study)
     finally:
         flights.abandon_all("the run stopped on an error")  # trials left only if one escapes
         engine.close(interrupted=not completed)
+        if reports is not None:
+            reports.close()
         bar.close()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from concurrent.futures import Executor
+import warnings
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,16 +58,35 @@ class Execution:
             return None
         return cls(workers, executor, trial_timeout)
 
-    def open(self, objective: bytes, token: str) -> Engine:
+    def open(self, objective: bytes, token: str, thread_safe: bool) -> Engine:
         """Start the engine (pool, cluster or connection) and prepare its workers for the
-        run ``token`` of the packed ``objective``; close it with ``Engine.close``."""
+        run ``token`` of the packed ``objective``; close it with ``Engine.close``.
+
+        Unless the objective is ``thread_safe``, trials in threads of one process run
+        one at a time, so a thread pool counts as one slot."""
         if self.executor is None or self.executor == "process":
             from bbopt.execution.pool import ProcessPoolEngine
 
             return ProcessPoolEngine(self.workers or usable_cores(), objective, token)
+        if isinstance(self.executor, ThreadPoolExecutor) and not thread_safe:
+            _warn_one_thread(self.executor)
+            return Engine(self.executor, 1)
         if isinstance(self.executor, Executor):
             slots = self.workers or getattr(self.executor, "_max_workers", None) or usable_cores()
             return Engine(self.executor, slots)
         from bbopt.execution.dask_engine import DaskEngine
 
-        return DaskEngine(self.executor, self.workers, objective, token)
+        return DaskEngine(self.executor, self.workers, objective, token, thread_safe)
+
+
+def _warn_one_thread(pool: ThreadPoolExecutor) -> None:
+    """Tell the user that the pool's other threads will not run trials."""
+    if pool._max_workers > 1:
+        warnings.warn(
+            f"the ThreadPoolExecutor has {pool._max_workers} threads, but the objective is not "
+            "thread-safe: bbopt runs one trial at a time in it. Use workers=N for N worker "
+            "processes, or set thread_safe = True on the objective if its trials can share "
+            "a process",
+            RuntimeWarning,
+            stacklevel=5,  # minimize's caller
+        )

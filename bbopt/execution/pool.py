@@ -3,7 +3,8 @@
 Workers are started with ``spawn`` (a fresh interpreter: TensorFlow and threads
 don't survive ``fork``), with thread variables set so N workers share the cores
 (:func:`~bbopt.execution.engine.worker_environment`), and each loads and prepares
-the objective (``Objective.prepare``) before the first trial is submitted.
+the objective (``Objective.prepare``) before the first trial is submitted. A worker
+ends when the driver process dies (:mod:`~bbopt.execution.lifeline`).
 
 ``ProcessPoolExecutor`` breaks for good when one worker dies: every trial in
 flight fails with ``BrokenProcessPool``. To know whose fault it was, each worker
@@ -97,7 +98,7 @@ class ProcessPoolEngine(Engine):
                 self.slots,
                 mp_context=self._context,
                 initializer=init_pool_worker,
-                initargs=(self._started, self._context.Barrier(self.slots)),
+                initargs=(self._started, self._context.Barrier(self.slots), os.getpid()),
             )
             # Start every worker now, while the thread variables are set, wait until all
             # are up and have prepared the objective, instead of meeting the first trials

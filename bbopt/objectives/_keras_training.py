@@ -26,6 +26,7 @@ import functools
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,19 +130,24 @@ def epoch_order(n: Any, seed: Any, epoch: Any) -> Any:
 
 
 def _train_epochs(model: Any, optimizer: Any, loss_fn: Any, *args: Any) -> Any:
-    """The training loop, traced once per Trainer: ``epochs`` passes over reshuffled batches.
+    """The training loop, traced once per Trainer: ``epochs`` passes over reshuffled batches,
+    numbered from ``first_epoch`` (so a training run in chunks shuffles as one in one go),
+    each followed by a scoring of the evaluation data.
 
-    Stops early when an epoch's mean loss is not finite. Returns the per-epoch losses.
+    Stops early when an epoch's mean loss is not finite. Returns the per-epoch training
+    losses, evaluation losses and evaluation accuracies.
     """
     tf = tensorflow()
-    x, y, epochs, batch_size, seed = args
+    x, y, x_eval, y_eval, epochs, batch_size, seed, first_epoch = args
     n = tf.shape(x)[0]
     batches = (n + batch_size - 1) // batch_size
     losses = tf.TensorArray(tf.float32, size=epochs)
+    eval_losses = tf.TensorArray(tf.float32, size=epochs)
+    eval_accuracies = tf.TensorArray(tf.float32, size=epochs)
     epoch = tf.constant(0)
     epoch_loss = tf.constant(0.0)
     while epoch < epochs and tf.math.is_finite(epoch_loss):
-        order = epoch_order(n, seed, epoch)
+        order = epoch_order(n, seed, first_epoch + epoch)
         total = tf.constant(0.0)
         for batch in tf.range(batches):
             index = order[batch * batch_size : (batch + 1) * batch_size]
@@ -153,8 +159,12 @@ def _train_epochs(model: Any, optimizer: Any, loss_fn: Any, *args: Any) -> Any:
             total += loss * tf.cast(tf.shape(index)[0], tf.float32)
         epoch_loss = total / tf.cast(n, tf.float32)
         losses = losses.write(epoch, epoch_loss)
+        eval_loss, eval_accuracy = _evaluate(model, loss_fn, x_eval, y_eval)
+        eval_losses = eval_losses.write(epoch, eval_loss)
+        eval_accuracies = eval_accuracies.write(epoch, eval_accuracy)
         epoch += 1
-    return losses.stack()[:epoch]  # the epochs run
+    # the epochs run
+    return losses.stack()[:epoch], eval_losses.stack()[:epoch], eval_accuracies.stack()[:epoch]
 
 
 def _evaluate(model: Any, loss_fn: Any, x: Any, y: Any) -> Any:
@@ -252,7 +262,7 @@ class Trainer:
         # retracing detector, which otherwise counts every trainer's single trace together.
         self._fit = tf.function(
             functools.partial(_train_epochs, self.model, self.optimizer, loss_fn),
-            input_signature=[*data, scalar, scalar, tf.TensorSpec([], tf.int64)],
+            input_signature=[*data, *data, scalar, scalar, tf.TensorSpec([], tf.int64), scalar],
         )
         self._evaluate = tf.function(
             functools.partial(_evaluate, self.model, loss_fn), input_signature=list(data)
@@ -291,10 +301,37 @@ class Trainer:
             out += [np.asarray(layer.kernel)[:inputs, :units], np.asarray(layer.bias)[:units]]
         return out
 
-    def fit(self, x: Any, y: Any, epochs: int, batch_size: int, seed: int) -> np.ndarray:
+    def fit(
+        self, x: Any, y: Any, epochs: int, batch_size: int, seed: int, first_epoch: int = 0
+    ) -> np.ndarray:
         """Train in place; returns the mean loss of each epoch run."""
-        losses = self._fit(x, y, np.int32(epochs), np.int32(batch_size), np.int64(seed))
-        return np.asarray(losses, dtype=float)
+        return self.fit_scored(x, y, (x[:1], y[:1]), epochs, batch_size, seed, first_epoch)[0]
+
+    def fit_scored(
+        self,
+        x: Any,
+        y: Any,
+        eval_data: tuple[Any, Any],
+        epochs: int,
+        batch_size: int,
+        seed: int,
+        first_epoch: int = 0,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Train in place for ``epochs`` more epochs, the first numbered ``first_epoch``
+        (weights and optimizer state carry over from the previous call), scoring
+        ``eval_data`` after each; returns the per-epoch training losses, evaluation
+        losses and evaluation accuracies of the epochs run."""
+        arrays = self._fit(
+            x,
+            y,
+            *eval_data,
+            np.int32(epochs),
+            np.int32(batch_size),
+            np.int64(seed),
+            np.int32(first_epoch),
+        )
+        losses, eval_losses, accuracies = (np.asarray(a, dtype=float) for a in arrays)
+        return losses, eval_losses, accuracies
 
     def evaluate(self, x: Any, y: Any) -> tuple[float, float]:
         """(loss, accuracy) on ``x``, ``y``."""
@@ -314,6 +351,10 @@ def trainer_for(network: Network, features: int, classes: int) -> Trainer:
     return _trainers[key]
 
 
+Progress = Callable[[int, float, float], None]
+"""``progress(epoch, eval_loss, eval_accuracy)``, called for each epoch after its chunk."""
+
+
 def train(
     network: Network,
     train_data: tuple[Any, Any],
@@ -321,24 +362,46 @@ def train(
     *,
     epochs: int,
     seed: int,
+    progress: Progress | None = None,
+    chunk: int | None = None,
 ) -> Outcome:
     """Train ``network`` from fresh weights on ``train_data`` and score it on ``eval_data``.
 
-    Deterministic for a given seed (weights and the per-epoch shuffles derive from it).
-    Keras' global session state is cleared afterwards (the tutorial's hygiene); Python's
-    garbage collection is skipped, it costs ~0.3 s and there is nothing to collect here.
+    The training runs in chunks of ``chunk`` epochs (default: all at once); after each
+    chunk, ``progress`` (which may raise to stop the training) gets the evaluation
+    scores of each of its epochs. The weights are those of one run of all epochs (same
+    shuffles, same optimizer state) whatever the chunks. Deterministic for a given seed
+    (weights and the per-epoch shuffles derive from it). Keras' global session state is
+    cleared afterwards (the tutorial's hygiene); Python's garbage collection is
+    skipped, it costs ~0.3 s and there is nothing to collect here.
     """
     if int(epochs) != epochs or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if chunk is not None and (int(chunk) != chunk or chunk < 1):
+        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+    step = int(epochs if chunk is None else chunk)
     keras = keras_module()
     x, y = train_data
     trainer = trainer_for(network, int(x.shape[1]), int(y.shape[1]))
     try:
         trainer.reset(network, seed)
-        start = time.perf_counter()
-        losses = trainer.fit(x, y, int(epochs), int(network.batch_size), seed)
-        train_time = time.perf_counter() - start
-        loss, accuracy = trainer.evaluate(*eval_data)
+        losses: list[float] = []
+        scores: list[tuple[float, float]] = []
+        train_time = 0.0
+        while len(losses) < epochs:
+            start = time.perf_counter()
+            asked = min(step, int(epochs) - len(losses))
+            ran = trainer.fit_scored(x, y, eval_data, asked, network.batch_size, seed, len(losses))
+            train_time += time.perf_counter() - start
+            first = len(losses) + 1
+            losses.extend(ran[0].tolist())
+            if len(ran[0]) < asked or not np.isfinite(losses[-1]):
+                break  # diverged: its scores mean nothing
+            for epoch, (eval_loss, accuracy) in enumerate(zip(ran[1], ran[2], strict=True), first):
+                scores.append((float(eval_loss), float(accuracy)))
+                if progress is not None:
+                    progress(epoch, *scores[-1])
+        loss, accuracy = scores[-1] if len(scores) == len(losses) else trainer.evaluate(*eval_data)
     finally:
         keras.backend.clear_session(free_memory=False)
     return Outcome(accuracy, loss, float(losses[-1]), len(losses), train_time)

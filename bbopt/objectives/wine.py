@@ -28,8 +28,14 @@ from typing import Any
 import numpy as np
 
 from bbopt import hp
-from bbopt.objective import Objective, register_objective
-from bbopt.objectives._keras_training import Network, Outcome, TrainingDivergedError, train
+from bbopt.objective import Fidelity, Objective, register_objective
+from bbopt.objectives._keras_training import (
+    Network,
+    Outcome,
+    TrainingDivergedError,
+    train,
+)
+from bbopt.reporting import budget, is_pruning, is_reporting, report
 from bbopt.space import transform
 
 DATA_SEED = 0  # random_state of both stratified splits
@@ -150,17 +156,36 @@ class WineClassifier(Objective):
     Extras per trial: ``val_accuracy``, ``val_loss``, ``train_loss`` (last epoch),
     ``epochs`` (epochs run) and ``train_time`` (seconds). A NaN or infinite training
     loss stops the training and makes the trial fail with the reason as its error.
+
+    Its fidelity is the number of epochs: a multi-fidelity backend's budget
+    (``bbopt.budget()``, rounded) trains that many. In a bbopt trial it reports minus the
+    validation accuracy after each epoch (``bbopt.report(epoch, value)``). Under a
+    pruner the epochs run in chunks of ``report_every`` and the reports of each chunk
+    are made as it ends, so the pruner can stop the training there; otherwise all
+    epochs run in one go and are reported at the end. The training is the same either
+    way (same shuffles, optimizer state and weights), only scored on the way.
     """
 
     cost_hint = "expensive"
     groups = ("keras",)
 
-    def __init__(self, *, conditional: bool = False, epochs: int = EPOCHS, seed: int = TRAIN_SEED):
+    def __init__(
+        self,
+        *,
+        conditional: bool = False,
+        epochs: int = EPOCHS,
+        seed: int = TRAIN_SEED,
+        report_every: int = 1,
+    ):
         if int(epochs) != epochs or epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+        if int(report_every) != report_every or report_every < 1:
+            raise ValueError(f"report_every must be a positive integer, got {report_every!r}")
         self.conditional = conditional
         self.epochs = int(epochs)
         self.seed = int(seed)
+        self.report_every = int(report_every)
+        self.fidelity = Fidelity("epochs", 1, self.epochs) if self.epochs > 1 else None
         base = "keras.wine-conditional" if conditional else "keras.wine"
         self.name = base if self.epochs == EPOCHS else f"{base}[epochs={self.epochs}]"
         self.space = CONDITIONAL_SPACE if conditional else SPACE
@@ -194,22 +219,31 @@ class WineClassifier(Objective):
 
     def evaluate(self, params: Any) -> dict[str, Any]:
         data = wine_data()
+        chosen = budget()  # a multi-fidelity backend's number of epochs
+        epochs = self.epochs if chosen is None else min(self.epochs, max(1, round(chosen)))
         outcome = train(
             network_from_params(params),
             (data.x_train, data.y_train),
             (data.x_val, data.y_val),
-            epochs=self.epochs,
+            epochs=epochs,
             seed=self.seed,
+            progress=_report_accuracy if is_reporting() else None,
+            chunk=self.report_every if is_pruning() else None,  # else in one go
         )
         extras = _extras(outcome)
         if outcome.diverged:
             return {
                 "status": "fail",
                 "error": f"training diverged: the loss became {outcome.train_loss} "
-                f"in epoch {outcome.epochs} of {self.epochs}",
+                f"in epoch {outcome.epochs} of {epochs}",
                 **extras,
             }
         return {"loss": -outcome.accuracy, "status": "ok", **extras}
+
+
+def _report_accuracy(epoch: int, loss: float, accuracy: float) -> None:
+    """Report minus the validation accuracy (the trial's loss) after epoch ``epoch``."""
+    report(epoch, -accuracy)
 
 
 def _extras(outcome: Outcome) -> dict[str, Any]:

@@ -1,27 +1,52 @@
 """Where studies live: in memory by default, or in an SQLite file that survives crashes.
 
 ``bbopt.minimize(..., storage="studies.db", study="wine-tpe")`` keeps the study in
-a file (standard library ``sqlite3``); running it again resumes it.
-:func:`load_study` and :func:`list_studies` read what is stored.
+a file (standard library ``sqlite3``); running it again resumes it. Any object
+implementing :class:`Storage` works too (``bbopt.testing.check_storage`` checks one).
 """
 
-from bbopt.storage.sqlite import SQLiteStorage, StorageError
-from bbopt.storage.stored import (
-    StorageLike,
-    StoredStudy,
-    as_storage,
-    list_studies,
-    load_study,
-    open_study,
+from __future__ import annotations
+
+import os
+
+from bbopt.storage.base import (
+    DuplicateTrialError,
+    Storage,
+    StorageContentError,
+    StorageError,
+    StudyRecord,
 )
+from bbopt.storage.memory import InMemoryStorage
+from bbopt.storage.sqlite import SQLiteStorage
+
+StorageLike = str | os.PathLike[str] | Storage
 
 __all__ = [
+    "DuplicateTrialError",
+    "InMemoryStorage",
     "SQLiteStorage",
+    "Storage",
+    "StorageContentError",
     "StorageError",
     "StorageLike",
-    "StoredStudy",
+    "StudyRecord",
     "as_storage",
-    "list_studies",
-    "load_study",
-    "open_study",
+    "existing_storage",
 ]
+
+
+def as_storage(storage: StorageLike) -> Storage:
+    """A storage object from a path (an SQLite file) or a storage object."""
+    if isinstance(storage, Storage):
+        return storage
+    if isinstance(storage, (str, os.PathLike)):
+        return SQLiteStorage(storage)
+    raise TypeError(f"storage must be a file path or a bbopt Storage, got {storage!r}")
+
+
+def existing_storage(storage: StorageLike) -> Storage:
+    """:func:`as_storage` for reading: a path must name an existing file."""
+    store = as_storage(storage)
+    if isinstance(store, SQLiteStorage) and not store.exists():
+        raise StorageError(f"no storage file {str(store.path)!r}")
+    return store

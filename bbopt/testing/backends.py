@@ -16,10 +16,11 @@ One pytest test per check::
 
 The checks: every space node type, nested conditional choices, transforms,
 points inside the support with exactly the active labels, ``ask(n > 1)``,
-failed trials, warm start from a history of foreign trial ids, same seed =>
-same trials, different seeds => different trials, exact resume (for backends
-that claim it) and, for backends that learn, beating random search on a smooth
-2-D function.
+failed and pruned trials, warm start from points the backend never suggested,
+same seed => same trials, different seeds => different trials, exact resume (for
+backends that claim it) and, for backends that learn (``Backend.learns``),
+beating random search on a smooth 2-D function, also when every trial is told as
+pruned (``Backend.learns_from_pruned``).
 """
 
 from __future__ import annotations
@@ -37,23 +38,17 @@ import numpy as np
 from bbopt import hp
 from bbopt.backends import Backend, Observation, Suggestion, create_backend, get_backend
 from bbopt.space import Choice, Space, transform
-from bbopt.trial import STATUS_FAIL, STATUS_OK
+from bbopt.testing._suite import parametrize, run_checks
+from bbopt.trial import TrialState
 
 __all__ = [
     "CHECKS",
-    "NON_LEARNING_BACKENDS",
     "BackendUnderTest",
     "check_backend",
     "conditional_space",
     "every_node_space",
     "parametrize_with_checks",
 ]
-
-#: Registered backends that do not learn from losses: exempt from the improvement check.
-NON_LEARNING_BACKENDS = frozenset(
-    {"bbopt.random", "bbopt.sobol", "hyperopt.rand", "optuna.random", "optuna.qmc"}
-)
-
 
 #: In the improvement check, random search's median best is taken over this many seeds,
 RANDOM_SEEDS = 40
@@ -68,8 +63,8 @@ class BackendUnderTest:
     ``budget`` is the number of evaluations per run in the general checks (enough
     to get past a backend's random start-up phase pays off); the improvement
     check runs ``improve_seeds`` runs of ``improve_budget`` evaluations. ``learns``
-    says whether the backend claims to beat random search (default: unless its
-    name is in :data:`NON_LEARNING_BACKENDS`).
+    says whether to hold the backend to beating random search (default: the
+    backend class's own ``learns`` attribute).
     """
 
     backend: str | type[Backend]
@@ -89,7 +84,7 @@ class BackendUnderTest:
 
     @property
     def claims_learning(self) -> bool:
-        return self.name not in NON_LEARNING_BACKENDS if self.learns is None else self.learns
+        return self.cls.learns if self.learns is None else self.learns
 
     def make(self, space: Any, seed: int | None) -> Backend:
         return create_backend(self.backend, space, seed, dict(self.options))
@@ -120,6 +115,8 @@ def every_node_space() -> dict[str, Any]:
         "ri": hp.randint("ri", 3, 9),
         "ri0": hp.randint("ri0", 4),
         "ui": hp.uniformint("ui", 1, 7),
+        "lui": hp.loguniformint("lui", 1, 1000),
+        "lgt": hp.logituniform("lgt", 0.001, 0.5),
         "c": hp.choice("c", ["a", "b", "c"]),
         "pc": hp.pchoice("pc", [(0.2, "x"), (0.8, "y")]),
         "batch": transform(_power_of_two, hp.quniform("batch_exp", 0, 8, 1)),
@@ -173,8 +170,8 @@ def _flat_loss(flat: Mapping[str, Any]) -> float:
 
 def _assert_valid(space: Space, suggestion: Any) -> None:
     assert isinstance(suggestion, Suggestion), f"ask must return Suggestions, got {suggestion!r}"
-    assert isinstance(suggestion.tid, int), f"tid must be an int, got {suggestion.tid!r}"
     flat = suggestion.flat_params
+    assert isinstance(flat, dict), f"flat_params must be a dict, got {flat!r}"
     try:
         clean = space.validate_flat(flat)
     except ValueError as exc:
@@ -185,7 +182,7 @@ def _assert_valid(space: Space, suggestion: Any) -> None:
         integral = dist.is_integer or isinstance(dist, Choice)
         wanted = (int,) if integral else (int, float)
         assert type(value) in wanted, f"{label!r}: {value!r} is a {type(value).__name__}"
-    space.evaluate(flat)
+    space.to_params(flat)
 
 
 def _ask(backend: Backend, space: Space, n: int) -> list[Suggestion]:
@@ -196,25 +193,35 @@ def _ask(backend: Backend, space: Space, n: int) -> list[Suggestion]:
     return suggestions
 
 
+def _answer(suggestion: Suggestion, loss: float | None, state: TrialState) -> Observation:
+    budget = 1.0 if state is TrialState.PRUNED else None  # pruned at step 1
+    return Observation(
+        suggestion.flat_params, loss, state=state, suggestion=suggestion, budget=budget
+    )
+
+
 def _run(
     backend: Backend,
     space: Space,
     n: int,
     loss: Callable[[Suggestion], float] | None = None,
-    fails: Callable[[int], bool] = lambda i: False,
+    outcome: Callable[[int], TrialState] = lambda i: TrialState.DONE,
 ) -> list[Suggestion]:
-    """Ask, evaluate and tell ``n`` times, one point at a time."""
+    """Ask, evaluate and tell ``n`` times, one point at a time; ``outcome(i)`` says
+    whether trial ``i`` is done, failed (no loss) or pruned (with its loss)."""
     loss = loss or (lambda s: _flat_loss(s.flat_params))
     history = []
     for i in range(n):
         (suggestion,) = _ask(backend, space, 1)
-        if fails(i):
-            observation = Observation(suggestion.tid, suggestion.flat_params, None, STATUS_FAIL)
-        else:
-            observation = Observation(suggestion.tid, suggestion.flat_params, loss(suggestion))
-        backend.tell(observation)
+        state = outcome(i)
+        value = None if state is TrialState.FAILED else loss(suggestion)
+        backend.tell(_answer(suggestion, value, state))
         history.append(suggestion)
     return history
+
+
+def _failing(condition: Callable[[int], bool]) -> Callable[[int], TrialState]:
+    return lambda i: TrialState.FAILED if condition(i) else TrialState.DONE
 
 
 def _key(flat: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -226,7 +233,7 @@ def check_every_node_type(target: BackendUnderTest) -> None:
     space = Space(every_node_space())
     history = _run(target.make(space, 0), space, target.budget)
     for suggestion in history:
-        flat, params = suggestion.flat_params, space.evaluate(suggestion.flat_params)
+        flat, params = suggestion.flat_params, space.to_params(suggestion.flat_params)
         assert params["c"] == "abc"[flat["c"]]
         assert params["nested"] == [{"deep": (flat["deep"], 5)}, "constant"]
     assert len({_key(s.flat_params) for s in history}) > 1, "every point was the same"
@@ -244,7 +251,7 @@ def check_transforms(target: BackendUnderTest) -> None:
     """The backend suggests the arguments of transforms; bbopt applies the functions."""
     space = Space(transform_space())
     for suggestion in _run(target.make(space, 0), space, min(target.budget, 10)):
-        flat, params = suggestion.flat_params, space.evaluate(suggestion.flat_params)
+        flat, params = suggestion.flat_params, space.to_params(suggestion.flat_params)
         assert params["batch"] == 2 ** int(flat["exponent"])
         assert params["combined"] == flat["a"] * 10 + flat["b"]
         assert params["twice"] == 2 ** (2 ** flat["e"])
@@ -252,24 +259,21 @@ def check_transforms(target: BackendUnderTest) -> None:
 
 
 def check_batch_ask(target: BackendUnderTest) -> None:
-    """``ask(n)`` gives n distinct points with new, distinct ids, also with points in flight."""
+    """``ask(n)`` gives n distinct points, also with points in flight, told back out of order."""
     space = Space(_smooth_2d_space())
     backend = target.make(space, 0)
-    history = _run(backend, space, target.budget, lambda s: _smooth_2d(s.flat_params))
+    _run(backend, space, target.budget, lambda s: _smooth_2d(s.flat_params))
     first = _ask(backend, space, 3)
     second = _ask(backend, space, 2)  # the first three are still in flight
     in_flight = first + second
-    tids = [s.tid for s in in_flight]
-    assert len(set(tids)) == len(tids), f"ids repeat among in-flight points: {tids}"
-    assert not set(tids) & {s.tid for s in history}, "an id was issued twice"
+    assert len({id(s) for s in in_flight}) == len(in_flight), "a suggestion object repeats"
     points = {_key(s.flat_params) for s in in_flight}
     assert len(points) == len(in_flight), "points in flight repeat"
     for index, suggestion in enumerate(reversed(in_flight)):  # tell out of order
         if index == 1:
-            backend.tell(Observation(suggestion.tid, suggestion.flat_params, None, STATUS_FAIL))
+            backend.tell(_answer(suggestion, None, TrialState.FAILED))
         else:
-            loss = _smooth_2d(suggestion.flat_params)
-            backend.tell(Observation(suggestion.tid, suggestion.flat_params, loss))
+            backend.tell(_answer(suggestion, _smooth_2d(suggestion.flat_params), TrialState.DONE))
     _run(backend, space, 2, lambda s: _smooth_2d(s.flat_params))
 
 
@@ -277,35 +281,38 @@ def check_failed_trials(target: BackendUnderTest) -> None:
     """Failures, also before the first success, leave the backend working."""
     space = Space(conditional_space())
     backend = target.make(space, 0)
-    history = _run(backend, space, target.budget, fails=lambda i: i < 3 or i % 3 == 0)
+    history = _run(backend, space, target.budget, outcome=_failing(lambda i: i < 3 or i % 3 == 0))
+    assert len({_key(s.flat_params) for s in history}) > 1, "every point was the same"
+
+
+def check_pruned_trials(target: BackendUnderTest) -> None:
+    """Pruned trials, told with their last reported value, leave the backend working."""
+    space = Space(conditional_space())
+    backend = target.make(space, 0)
+    pruned = lambda i: TrialState.PRUNED if i % 2 else TrialState.DONE  # noqa: E731
+    history = _run(backend, space, target.budget, outcome=pruned)
     assert len({_key(s.flat_params) for s in history}) > 1, "every point was the same"
 
 
 def check_warm_start(target: BackendUnderTest) -> None:
-    """Observations with ids the backend never issued join its history; ids never collide."""
+    """Points the backend never suggested (a warm start, another process's trials) join
+    its history, done or failed; it goes on suggesting valid points."""
     space = Space(conditional_space())
     backend = target.make(space, 0)
     rng = np.random.default_rng(12345)
-    told = []
     for i in range(target.budget):
-        # ids from new_tid(), as the optimize loop gives warm-start points, then foreign
-        # ids just above them (a restored history), which the backend must not reissue
-        tid = backend.new_tid() if i < target.budget // 2 else i
         flat = space.sample_flat(rng)
         if i % 5 == 4:
-            backend.tell(Observation(tid, flat, None, STATUS_FAIL))
+            backend.tell(Observation(flat, None, state=TrialState.FAILED))
         else:
-            backend.tell(Observation(tid, flat, _flat_loss(flat), STATUS_OK))
-        told.append(tid)
+            backend.tell(Observation(flat, _flat_loss(flat)))
     history = _run(backend, space, max(target.budget // 2, 3))
-    tids = [s.tid for s in history]
-    assert len(set(tids)) == len(tids), f"ids repeat: {tids}"
-    assert not set(tids) & set(told), f"ids {sorted(set(tids) & set(told))} were told before"
+    assert len({_key(s.flat_params) for s in history}) > 1, "every point was the same"
 
 
-def _trials(target: BackendUnderTest, seed: int, n: int) -> list[tuple[int, dict[str, Any]]]:
+def _trials(target: BackendUnderTest, seed: int, n: int) -> list[dict[str, Any]]:
     space = Space(conditional_space())
-    return [(s.tid, s.flat_params) for s in _run(target.make(space, seed), space, n)]
+    return [s.flat_params for s in _run(target.make(space, seed), space, n)]
 
 
 def check_same_seed_same_trials(target: BackendUnderTest) -> None:
@@ -327,23 +334,27 @@ def check_exact_resume(target: BackendUnderTest) -> None:
         return
     space = Space(conditional_space())
     original = target.make(space, 3)
-    history = _run(original, space, target.budget // 2, fails=lambda i: i % 4 == 3)
+    history = _run(original, space, target.budget // 2, outcome=_failing(lambda i: i % 4 == 3))
     resumed = target.make(space, 3)
     for index, suggestion in enumerate(history):
         failed = index % 4 == 3
         loss = None if failed else _flat_loss(suggestion.flat_params)
-        status = STATUS_FAIL if failed else STATUS_OK
-        resumed.tell(
-            Observation(resumed.new_tid(), suggestion.flat_params, loss, status, suggested=True)
-        )
+        state = TrialState.FAILED if failed else TrialState.DONE
+        resumed.tell(Observation(suggestion.flat_params, loss, state=state, replayed=True))
     expected = [s.flat_params for s in _run(original, space, 3)]
     got = [s.flat_params for s in _run(resumed, space, 3)]
     assert got == expected, f"resumed run differs: {got} != {expected}"
 
 
-def _final_best(target: BackendUnderTest, seed: int, n: int) -> float:
+def _final_best(
+    target: BackendUnderTest,
+    seed: int,
+    n: int,
+    outcome: Callable[[int], TrialState] = lambda i: TrialState.DONE,
+) -> float:
     space = Space(_smooth_2d_space())
-    history = _run(target.make(space, seed), space, n, lambda s: _smooth_2d(s.flat_params))
+    backend = target.make(space, seed)
+    history = _run(backend, space, n, lambda s: _smooth_2d(s.flat_params), outcome)
     return min(_smooth_2d(s.flat_params) for s in history)
 
 
@@ -373,17 +384,37 @@ def check_improves_on_random(target: BackendUnderTest) -> None:
     )
 
 
+def check_learns_from_pruned_trials(target: BackendUnderTest) -> None:
+    """A learning backend told every trial as pruned, with the value it reached, still
+    beats random search by the same factor: work stopped early is not lost to its model.
+    Backends with ``learns_from_pruned = False`` are not held to it."""
+    if not (target.claims_learning and target.cls.learns_from_pruned):
+        return
+    n = target.improve_budget
+    pruned = statistics.median(
+        _final_best(target, seed, n, lambda i: TrialState.PRUNED)
+        for seed in range(target.improve_seeds)
+    )
+    random_best = _random_search_median(n)
+    assert pruned <= random_best / IMPROVEMENT, (
+        f"median best after {n} pruned evaluations: {pruned:.4g}; random search "
+        f"{random_best:.4g} (needs {random_best / IMPROVEMENT:.4g} or less)"
+    )
+
+
 CHECKS: tuple[Callable[[BackendUnderTest], None], ...] = (
     check_every_node_type,
     check_conditional_space,
     check_transforms,
     check_batch_ask,
     check_failed_trials,
+    check_pruned_trials,
     check_warm_start,
     check_same_seed_same_trials,
     check_different_seeds_differ,
     check_exact_resume,
     check_improves_on_random,
+    check_learns_from_pruned_trials,
 )
 """Every check, each a function of a :class:`BackendUnderTest`."""
 
@@ -399,19 +430,9 @@ def check_backend(backend: BackendUnderTest | str | type[Backend], **settings: A
 
     ``settings`` set :class:`BackendUnderTest` fields (``options``, ``budget``, ...).
     """
-    target = dataclasses.replace(_as_target(backend), **settings)
-    for check in CHECKS:
-        try:
-            check(target)
-        except Exception as exc:
-            raise AssertionError(f"{target}: {check.__name__} failed: {exc!r}") from exc
+    run_checks(dataclasses.replace(_as_target(backend), **settings), CHECKS)
 
 
 def parametrize_with_checks(backends: list[BackendUnderTest | str | type[Backend]]) -> Any:
     """A ``pytest.mark.parametrize`` over (target, check) pairs: one test per check."""
-    import pytest
-
-    targets = [_as_target(b) for b in backends]
-    pairs = [(target, check) for target in targets for check in CHECKS]
-    ids = [f"{target}-{check.__name__.removeprefix('check_')}" for target, check in pairs]
-    return pytest.mark.parametrize(("target", "check"), pairs, ids=ids)
+    return parametrize([_as_target(b) for b in backends], CHECKS)

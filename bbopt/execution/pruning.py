@@ -1,0 +1,65 @@
+"""Pruning in the driver: each report of a running trial is kept in the study and decided on.
+
+The pruner sees the study's trials with their reports, in the process that runs the
+study (the driver), whether the trial runs here or in a worker (whose reports come
+through :mod:`bbopt.execution.channel`). Reports of a running trial are written to
+the storage with its first report and then at most every :data:`REPORT_WRITE_SECONDS`,
+so that reporting stays cheap; the finished trial is written with all of them. A
+crash loses at most the last second of a running trial's reports, and that trial is
+run again anyway.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+
+from bbopt.pruners import Pruner
+from bbopt.reporting import Reporter
+from bbopt.study import Study
+from bbopt.trial import Trial, TrialState
+
+#: A running trial's reports are stored at most this often (and with its first report).
+REPORT_WRITE_SECONDS = 1.0
+
+
+class Pruning:
+    """The run's pruner (None: reports are only recorded) and the study it decides in."""
+
+    def __init__(self, study: Study, pruner: Pruner | None) -> None:
+        self.study = study
+        self.pruner = pruner
+        self._written: dict[int, float] = {}  # trial id -> when its reports were last stored
+
+    @property
+    def active(self) -> bool:
+        return self.pruner is not None
+
+    def reporter(self, trial: Trial) -> Reporter:
+        """A Reporter for ``trial`` evaluated in this process."""
+        if self.pruner is None:
+            return Reporter(budget=trial.budget)
+        return Reporter(functools.partial(self.decide, trial), trial.budget)
+
+    def decide(self, trial: Trial, step: int, value: float) -> bool:
+        """Keep the report of the running ``trial`` (the study's own record) and say whether
+        it should stop: the pruner says so, or the trial is no longer running here."""
+        trial.intermediate[step] = value
+        if not self._store(trial):
+            return True
+        if self.pruner is None:
+            return False
+        return self.pruner.prune(self.study.trials, trial)
+
+    def _store(self, trial: Trial) -> bool:
+        """Store the trial's reports when due; False if it is not running any more."""
+        now = time.monotonic()
+        if now - self._written.get(trial.tid, -math.inf) < REPORT_WRITE_SECONDS:
+            return True
+        self._written[trial.tid] = now
+        return self.study.update_trial(trial, expected_state=TrialState.RUNNING)
+
+    def forget(self, trial: Trial) -> None:
+        """The trial finished: drop its bookkeeping."""
+        self._written.pop(trial.tid, None)

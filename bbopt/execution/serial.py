@@ -1,0 +1,44 @@
+"""The serial loop: one trial at a time, in this process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bbopt.execution.progress import Progress, warn_interrupted
+from bbopt.execution.runner import TrialRunner, worker_name
+from bbopt.execution.stop import StopRules
+from bbopt.objective import prepare_objective
+from bbopt.trial import Trial
+
+INTERRUPTED = "interrupted"
+
+
+def run_serial(
+    runner: TrialRunner,
+    rules: StopRules,
+    warm_start: list[dict[str, Any]],
+    progress: bool | None,
+) -> None:
+    """Ask, evaluate, record and tell until a stop rule fires (the objective is prepared
+    once first). Ctrl-C ends the run with the trials finished so far; any other
+    exception escapes, after the trial it cut short is marked abandoned."""
+    study = runner.study
+    prepare_objective(runner.objective)
+    bar = Progress(progress, rules.max_evals, len(study.finished_trials), study.name)
+    here = worker_name()
+    pending = list(warm_start)
+    trial: Trial | None = None
+    try:
+        while (reason := rules.reached(study, runner.best_loss)) is None:
+            trial = runner.start_next(pending)
+            runner.evaluate_here(trial, here)
+            trial = None
+            bar.step(runner.best_loss)
+        study.stop_reason = reason
+    except KeyboardInterrupt:
+        study.stop_reason = INTERRUPTED
+        warn_interrupted(study)
+    finally:
+        if trial is not None:  # cut short before its result was recorded
+            runner.abandon(trial, f"the run stopped ({study.stop_reason or 'an error'})")
+        bar.close()
