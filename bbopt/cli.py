@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_show,
         _add_export,
         _add_plot,
+        _add_bench,
     ):
         add(commands)
     return parser
@@ -507,6 +508,27 @@ def _plot(args: argparse.Namespace) -> int:
         plot(path)
         print(path)
     return 0
+
+
+# -- benchmarks ---------------------------------------------------------------------
+
+
+def _add_bench(commands: Any) -> None:
+    # prefix_chars="+": every argument, flags included, goes to the benchmark's own parser
+    command = commands.add_parser(
+        "bench",
+        help="run the benchmark suite (`bbopt bench --help`; same as python -m benchmarks.run)",
+        add_help=False,
+        prefix_chars="+",
+    )
+    command.add_argument("arguments", nargs=argparse.REMAINDER)
+    command.set_defaults(handler=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from benchmarks.run import main as run_benchmark
+
+    return run_benchmark(args.arguments, prog="bbopt bench")
 
 
 # -- text tables ----------------------------------------------------------------------

@@ -1,27 +1,32 @@
 """What to run: backend and objective selection, seed derivation, one RunSpec per run.
 
-Seeds: run ``k`` (0-based) of every backend on every objective uses
-``derive_seed(master_seed, k)``, i.e.
-``numpy.random.SeedSequence(master_seed, spawn_key=(k,)).generate_state(1)[0]``.
-Backend and objective do not enter: all backends share the seed of run ``k``
+Seeds: run ``k`` (0-based) of every backend on objective ``o`` uses
+``derive_seed(master_seed, k, o)``, the first word of numpy's
+``SeedSequence(master_seed, spawn_key=(k, zlib.crc32(o.encode()))).generate_state(1)``.
+The backend does not enter: all backends share the seed of run ``k`` on an objective
 (common random numbers), so e.g. hyperopt.tpe's random start-up trials equal
-hyperopt.rand's first trials and differences come from the algorithms alone.
+hyperopt.rand's first trials and differences come from the algorithms alone. The
+objective does: with one seed for all objectives, a random search evaluates the same
+points everywhere, a lucky seed wins on every objective, and the tests across
+objectives (which take objectives as independent) see a difference that is not there.
 A single run is re-done alone with
-``bbopt.minimize(objective, backend=b, max_evals=budget, seed=derive_seed(master, k))``.
+``bbopt.minimize(o, backend=b, max_evals=budget, seed=derive_seed(master, k, o))``.
 """
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 import bbopt
-from bbopt.backends import create_backend, get_backend
-from bbopt.errors import MissingDependencyError, UnknownNameError
+from bbopt.backends import Backend, create_backend, get_backend
+from bbopt.errors import BBoptError, MissingDependencyError
 from bbopt.objectives import coco
 from bbopt.space import Space, Uniform
 
@@ -29,12 +34,16 @@ QUICK_OBJECTIVES = ("synthetic", "toy.sin")
 """The quick default's objectives: the ``synthetic`` group plus the tutorial's toy."""
 
 
-def derive_seed(master_seed: int, run_index: int) -> int:
-    """The seed of run ``run_index`` (any backend, any objective) under ``master_seed``."""
+class SelectionError(BBoptError, LookupError):
+    """An ``--objectives`` entry that selects nothing (a usage error)."""
+
+
+def derive_seed(master_seed: int, run_index: int, objective: str) -> int:
+    """The seed of run ``run_index`` of any backend on ``objective`` under ``master_seed``."""
     if master_seed < 0 or run_index < 0:
         raise ValueError("master seed and run index must be >= 0")
-    state = np.random.SeedSequence(master_seed, spawn_key=(run_index,)).generate_state(1)
-    return int(state[0])
+    key = (run_index, zlib.crc32(objective.encode()))
+    return int(np.random.SeedSequence(master_seed, spawn_key=key).generate_state(1)[0])
 
 
 @dataclass(frozen=True)
@@ -78,9 +87,8 @@ def build_grid(
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
     if budget < 1:
         raise ValueError(f"--budget must be >= 1, got {budget}")
-    run_seeds = [derive_seed(master_seed, k) for k in range(seeds)]
     return [
-        RunSpec(b, o, k, run_seeds[k], budget, storage_path(folder))
+        RunSpec(b, o, k, derive_seed(master_seed, k, o), budget, storage_path(folder))
         for o in objectives
         for b in backends
         for k in range(seeds)
@@ -109,13 +117,21 @@ def select_objectives(spec: str) -> list[str]:
         if not found:
             if token.startswith("bbob") and not coco.available():
                 raise MissingDependencyError("coco-experiment", "coco", f"objective {token!r}")
-            groups = {g for n in names for g in bbopt.get_objective(n).groups}
-            shown = [n for n in names if not n.startswith("bbob.")]  # 720 names: too many
-            raise UnknownNameError("objective, group or pattern", token, [*groups, *shown])
+            raise _no_match(token, names)
         chosen.extend(n for n in found if n not in chosen)
     if not chosen:
         raise ValueError("no objective selected")
     return chosen
+
+
+def _no_match(token: str, names: list[str]) -> SelectionError:
+    groups = sorted({g for n in names for g in bbopt.get_objective(n).groups})
+    close = difflib.get_close_matches(token, [*groups, *names], n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    return SelectionError(
+        f"no objective, group or pattern matches {token!r}.{hint} Groups: {', '.join(groups)}; "
+        "`bbopt objectives` lists the names"
+    )
 
 
 def backend_unavailable(name: str) -> str | None:
@@ -131,16 +147,28 @@ def backend_unavailable(name: str) -> str | None:
     return None
 
 
+def joins_quick_default(cls: type[Backend]) -> bool:
+    """Whether a backend class is in the quick default.
+
+    bbopt's own backends say so through their base classes; any other backend
+    must set ``quick_benchmark = True`` in its own class body (a plugin that merely
+    subclasses a quick built-in is not benchmarked unless named).
+    """
+    if cls.__module__.startswith("bbopt."):
+        return cls.quick_benchmark
+    return bool(vars(cls).get("quick_benchmark", False))
+
+
 def select_backends(spec: str | None) -> tuple[list[str], list[str]]:
     """Backend names to run and notes on those skipped.
 
-    ``None`` or ``quick`` means every registered backend whose class sets
-    ``quick_benchmark = True``; ``all`` means every registered backend. Backends
+    ``None`` or ``quick`` means every registered backend that
+    :func:`joins_quick_default`; ``all`` means every registered backend. Backends
     whose optional packages are missing are skipped with a note.
     """
     registered = bbopt.list_backends()
     if spec in (None, "quick"):
-        wanted = [n for n in registered if get_backend(n).quick_benchmark]
+        wanted = [n for n in registered if joins_quick_default(get_backend(n))]
     elif spec == "all":
         wanted = registered
     else:

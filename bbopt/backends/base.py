@@ -107,8 +107,9 @@ class Backend(ABC):
     learns_from_pruned: ClassVar[bool] = True
     #: A resumed serial run ends with the same trials as an uninterrupted one.
     exact_resume: ClassVar[bool] = False
-    #: Cheap enough per suggestion to be in the quick default benchmark run.
-    quick_benchmark: ClassVar[bool] = True
+    #: Joins the quick default benchmark run (cheap per suggestion). A backend opts in;
+    #: plugins left at the default are benchmarked only when named.
+    quick_benchmark: ClassVar[bool] = False
     #: Chooses a budget with each point (``Suggestion.budget``).
     multi_fidelity: ClassVar[bool] = False
     #: The objective's fidelity, if it declares one (set by ``minimize``).

@@ -126,6 +126,7 @@ class HyperoptBackend(Backend):
 
     algorithm: ClassVar[str] = ""
     exact_resume: ClassVar[bool] = True
+    quick_benchmark: ClassVar[bool] = True
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         super().__init__(space, seed, **options)

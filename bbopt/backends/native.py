@@ -27,6 +27,7 @@ class _Sampler(Backend):
     """A backend whose points do not depend on losses: only the draw differs."""
 
     exact_resume = True
+    quick_benchmark = True
     learns = False
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:

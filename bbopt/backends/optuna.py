@@ -63,6 +63,7 @@ class OptunaBackend(Backend):
     sampler_class: ClassVar[str] = ""
     #: (module, extra) pairs needed besides optuna itself.
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
+    quick_benchmark: ClassVar[bool] = True
     #: Tell a pruned trial as complete with its last value, for a sampler that learns
     #: from complete trials only.
     pruned_as_complete: ClassVar[bool] = False
