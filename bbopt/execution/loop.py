@@ -211,6 +211,7 @@ def run_parallel(
         warn_interrupted(study)
     finally:
         flights.abandon_all("the run stopped on an error")  # trials left only if one escapes
+        runner.abandon_leftovers("the run stopped before this trial was sent")
         engine.close(interrupted=not completed)
         if reports is not None:
             reports.close()

@@ -227,6 +227,15 @@ class TrialRunner:
         )
         self.study.update_trial(abandoned, expected_state=TrialState.RUNNING)
 
+    def abandon_leftovers(self, reason: str) -> None:
+        """At the end of a run: reread the study and abandon every trial this process
+        still holds as running (one an interrupt cut short between its storage call and
+        the loop's bookkeeping included), so the study and its storage agree."""
+        self.study.refresh()
+        for trial in self.study.trials:
+            if trial.state is TrialState.RUNNING and trial.owner == self.study.owner:
+                self.abandon(trial, reason)
+
     def fail(self, trial: Trial, reason: str, extras: dict[str, Any] | None = None) -> None:
         """Record ``trial`` as failed for a reason outside the objective (lost worker,
         timeout), with whatever parameters its point gives."""

@@ -8,7 +8,6 @@ from bbopt.execution.progress import Progress, warn_interrupted
 from bbopt.execution.runner import TrialRunner, worker_name
 from bbopt.execution.stop import StopRules
 from bbopt.objective import prepare_objective
-from bbopt.trial import Trial
 
 INTERRUPTED = "interrupted"
 
@@ -27,18 +26,16 @@ def run_serial(
     bar = Progress(progress, rules.max_evals, len(study.finished_trials), study.name)
     here = worker_name()
     pending = list(warm_start)
-    trial: Trial | None = None
     try:
         while (reason := rules.reached(study, runner.best_loss)) is None:
             trial = runner.start_next(pending)
             runner.evaluate_here(trial, here)
-            trial = None
             bar.step(runner.best_loss)
         study.stop_reason = reason
     except KeyboardInterrupt:
         study.stop_reason = INTERRUPTED
         warn_interrupted(study)
     finally:
-        if trial is not None:  # cut short before its result was recorded
-            runner.abandon(trial, f"the run stopped ({study.stop_reason or 'an error'})")
+        # the trial cut short, if any, before its result was recorded
+        runner.abandon_leftovers(f"the run stopped ({study.stop_reason or 'an error'})")
         bar.close()
