@@ -51,6 +51,29 @@ def test_tpe_matches_plain_optuna_trial_by_trial() -> None:
         )
 
 
+@pytest.mark.slow
+def test_botorch_matches_plain_optuna_with_the_botorch_sampler() -> None:
+    from optuna_integration import BoTorchSampler
+
+    backend = create_backend("optuna.botorch", FLAT_SPACE, 2, {"n_startup_trials": 3})
+    sampler = BoTorchSampler(seed=2, n_startup_trials=3, consider_running_trials=True)
+    study = optuna.create_study(sampler=sampler)
+    for _ in range(5):  # 3 random start-up trials, then BoTorch's acquisition function
+        trial = study.ask()
+        expected = {
+            "x": trial.suggest_float("x", -5, 5),
+            "lr": trial.suggest_float("lr", math.exp(-5), 1.0, log=True),
+            "c": trial.suggest_categorical("c", [0, 1, 2]),
+        }
+        study.tell(trial, _loss(expected))
+        (suggestion,) = backend.ask(1)
+        assert suggestion.flat_params == pytest.approx(expected)
+        backend.tell(
+            Observation(suggestion.flat_params, suggestion=suggestion, loss=_loss(expected))
+        )
+    assert type(backend.study.sampler) is BoTorchSampler
+
+
 def test_options_reach_the_sampler_and_the_seed_is_the_sampler_seed() -> None:
     def run(name: str, options: dict) -> list[dict]:
         backend = create_backend(name, FLAT_SPACE, 5, options)
@@ -114,6 +137,8 @@ def test_no_logging_per_study_or_trial(capfd: pytest.CaptureFixture[str]) -> Non
         ("optuna.tpe", "optuna", "optuna"),
         ("optuna.cmaes", "cmaes", "cmaes"),
         ("optuna.gp", "torch", "gp"),
+        ("optuna.botorch", "botorch", "botorch"),
+        ("optuna.botorch", "optuna_integration", "botorch"),
     ],
 )
 def test_missing_package_names_the_extra(

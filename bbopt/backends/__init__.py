@@ -29,8 +29,10 @@ registry: ClassRegistry[type[Backend]] = ClassRegistry(
         "bbopt.backends.bohb",
         "bbopt.backends.hyperopt",
         "bbopt.backends.native",
+        "bbopt.backends.nevergrad",
         "bbopt.backends.optuna",
         "bbopt.backends.skopt",
+        "bbopt.backends.smac",
     ],
     Backend,
 )
