@@ -10,6 +10,7 @@ import nevergrad as ng
 import numpy as np
 import pytest
 
+import bbopt
 from bbopt import hp
 from bbopt.backends import Observation, create_backend
 from bbopt.backends.nevergrad import NO_LOSS_YET, NevergradSpace
@@ -138,6 +139,17 @@ def test_budget_and_num_workers_reach_the_optimizer() -> None:
         create_backend("nevergrad.cma", BOWL, 0, {"budget": 0})
     with pytest.raises(UnknownOptionError, match=r"'budgets' .*did you mean budget"):
         create_backend("nevergrad.cma", BOWL, 0, {"budgets": 10})
+
+
+def test_minimize_sizes_the_budget_to_max_evals_unless_given() -> None:
+    study = bbopt.minimize("toy.sin", backend="nevergrad.ngopt", max_evals=7, seed=0)
+    assert study.backend_options == {"budget": 7} and len(study.trials) == 7
+    given = bbopt.minimize(
+        "toy.sin", backend="nevergrad.ngopt", max_evals=5, seed=0, backend_options={"budget": 50}
+    )
+    assert given.backend_options == {"budget": 50}
+    assert create_backend("smac.gp", BOWL, 0, max_evals=30).options == {"n_trials": 30}
+    assert create_backend("optuna.tpe", BOWL, 0, max_evals=30).options == {}  # no such option
 
 
 def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

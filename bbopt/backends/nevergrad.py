@@ -20,11 +20,12 @@ first ok loss: Nevergrad has no failed state, and its sequential optimizers
 (COBYLA, ...) wait for every asked point to be told before they propose another.
 Pruned trials are told with their last reported value.
 
-``budget`` (default 100) is Nevergrad's evaluation budget, which NGOpt uses to
-choose its algorithm and portfolios use to share evaluations: set it to the run's
-``max_evals``. ``num_workers`` (default 1) is how many points may be in flight;
-points asked beyond it are drawn at random from the parametrization (with a
-warning), since Nevergrad's sequential optimizers block on a second point.
+``budget`` is Nevergrad's evaluation budget, which NGOpt uses to choose its
+algorithm and portfolios use to share evaluations: ``minimize`` sets it to the
+run's ``max_evals`` (``Backend.budget_option``); created directly, 100 unless
+given. ``num_workers`` (default 1) is how many points may be in flight; points
+asked beyond it are drawn at random from the parametrization (with a warning),
+since Nevergrad's sequential optimizers block on a second point.
 The seed seeds the parametrization's random state, which every optimizer draws from.
 """
 
@@ -135,6 +136,7 @@ class NevergradBackend(Backend):
 
     #: The optimizer's name in ``nevergrad.optimizers.registry``.
     optimizer_name: ClassVar[str] = ""
+    budget_option = "budget"
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         super().__init__(space, seed, **options)

@@ -17,8 +17,9 @@ its models); pruned trials as ``StatusType.TIMEOUT`` (SMAC's state for a run
 stopped before it finished) with their last reported value, which SMAC's models
 train on like any cost.
 
-``n_trials`` (default 100) is SMAC's ``Scenario.n_trials``: its initial design
-takes a share of it (at most a quarter), so set it to the run's ``max_evals``.
+``n_trials`` is SMAC's ``Scenario.n_trials``: its initial design takes a share of
+it (at most a quarter). ``minimize`` sets it to the run's ``max_evals``
+(``Backend.budget_option``); created directly, 100 unless given.
 The scenario is deterministic (each configuration is evaluated once) and seeded
 with the backend's seed. SMAC writes its scenario to an output directory: here a
 temporary one, removed with the backend, never the current folder; the run
@@ -86,6 +87,7 @@ class SmacBackend(Backend):
     facade: ClassVar[str] = ""
     #: (module, extra) pairs needed besides smac itself.
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
+    budget_option = "n_trials"
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         super().__init__(space, seed, **options)
