@@ -11,6 +11,8 @@ Points asked and not yet told are handled by constant liar: further asks go to
 a copy of the optimizer told those points with the best loss seen so far
 (scikit-optimize's ``cl_min``), so parallel workers get distinct points.
 
+Asks and tells run on one BLAS thread (:mod:`bbopt.backends.threads`).
+
 Failed trials are told with a penalty, the worst ok loss seen so far; failures
 before the first ok loss wait and get that first loss (:mod:`bbopt.backends.penalty`).
 """
@@ -28,6 +30,7 @@ from bbopt.backends.base import Backend, Observation, Suggestion
 from bbopt.backends.coordinates import Coordinate, coordinates, unit_to_value
 from bbopt.backends.dependencies import require
 from bbopt.backends.penalty import FailurePenalty
+from bbopt.backends.threads import single_threaded
 from bbopt.space import Space
 from bbopt.trial import to_builtin
 
@@ -70,7 +73,7 @@ class SkoptBackend(Backend):
         return self._opt
 
     def ask(self, n: int = 1) -> list[Suggestion]:
-        with warnings.catch_warnings():
+        with single_threaded(), warnings.catch_warnings():
             # A repeated point is replaced by a random one; the warning only says so.
             warnings.filterwarnings("ignore", message="The objective has been evaluated")
             points = self._ask_points(n)
@@ -114,7 +117,8 @@ class SkoptBackend(Backend):
         # a pruned trial's last reported value counts as its loss
         told = self._penalty.resolve(x, observation.loss if observation.has_loss else None)
         if told:
-            self._opt.tell([point for point, _ in told], [loss for _, loss in told])
+            with single_threaded():  # the model is fitted here
+                self._opt.tell([point for point, _ in told], [loss for _, loss in told])
 
 
 @register_backend

@@ -1,9 +1,10 @@
 """One BLAS/OpenMP thread while a model-based backend computes a suggestion.
 
-The Gaussian-process backends (SMAC's, BoTorch's) factor matrices of a few hundred
-rows at most, where extra BLAS and OpenMP threads gain little alone and cost a lot
-on a busy machine: on 2 shared cores, a 5-D SMAC GP suggestion at 35 trials took
-12.1 s with the default threads and 2.4 s with one (docs/backends.md). The limit
+The model-based backends (SMAC, BoTorch, Optuna's GP, scikit-optimize) factor
+matrices of a few hundred rows at most, where extra BLAS and OpenMP threads gain
+little alone and cost a lot on a busy machine: on 2 shared cores, a 5-D SMAC GP
+suggestion at 35 trials took 12.1 s with the default threads and 2.4 s with one
+(docs/backends.md). The limit
 holds during the backend's own calls only and is lifted afterwards.
 """
 
