@@ -88,6 +88,31 @@ def test_matches_plain_nevergrad_trial_by_trial(backend: str, optimizer: str) ->
     assert ours.optimizer.recommend().value == pytest.approx(plain.recommend().value)
 
 
+def test_meta_models_fall_back_to_their_inner_optimizer_on_numpy_2_4() -> None:
+    space = Space({"x": hp.uniform("x", -5, 5), "y": hp.uniform("y", -5, 5)})
+    plain = ng.optimizers.NGOpt(
+        parametrization=ng.p.Array(shape=(2,), lower=-5, upper=5), budget=200
+    )
+    assert plain.optim.name == "MetaModel"  # NGOpt's choice here
+    with pytest.raises(TypeError, match="0-dimensional arrays"):  # Nevergrad's bug, unpatched
+        for _ in range(60):
+            candidate = plain.ask()
+            plain.tell(candidate, float(np.sum((candidate.value - 1) ** 2)))
+    backend = create_backend("nevergrad.ngopt", space, 0, {"budget": 200})
+    for _ in range(60):
+        (s,) = backend.ask(1)
+        backend.tell(
+            Observation(
+                s.flat_params, (s.flat_params["x"] - 1) ** 2 + s.flat_params["y"] ** 2, suggestion=s
+            )
+        )
+    assert backend.optimizer.recommend().loss < 0.1
+    from nevergrad.optimization import metamodel, optimizerlib
+
+    assert optimizerlib.learn_on_k_best is metamodel.learn_on_k_best  # restored after the calls
+    assert metamodel.learn_on_k_best.__name__ == "learn_on_k_best"
+
+
 def test_failures_get_the_worst_loss_and_pruned_trials_their_last_value() -> None:
     backend = create_backend("nevergrad.oneplusone", BOWL, 0)
     told = _told_losses(backend)

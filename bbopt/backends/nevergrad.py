@@ -125,6 +125,33 @@ def _to_ng(coord: Coordinate, raw: Any) -> Any:
     return _NORMAL.inv_cdf(raw) if coord.is_quantile else raw
 
 
+@contextmanager
+def _failed_surrogates_fall_back() -> Iterator[None]:
+    """Nevergrad 1.0.12's meta-models (NGOpt's choice for continuous spaces at a few
+    hundred evaluations) convert their surrogate's 1-element prediction with ``float()``,
+    a TypeError since numpy 2.4 (Nevergrad issue 1612): inside the block that error
+    becomes ``MetaModelFailure``, Nevergrad's own signal that the surrogate did not help,
+    on which the meta-model asks its inner optimizer (CMA-ES, ...) as it does whenever
+    its surrogate fails. Nothing changes outside the block."""
+    from nevergrad.optimization import metamodel, optimizerlib
+
+    original = metamodel.learn_on_k_best
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(*args, **kwargs)
+        except TypeError as exc:
+            if "0-dimensional arrays" not in str(exc):
+                raise
+            raise metamodel.MetaModelFailure(str(exc)) from exc
+
+    metamodel.learn_on_k_best = optimizerlib.learn_on_k_best = guarded
+    try:
+        yield
+    finally:
+        metamodel.learn_on_k_best = optimizerlib.learn_on_k_best = original
+
+
 def _positive_int(backend: str, name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{backend}: {name} must be a positive integer, got {value!r}")
@@ -175,7 +202,7 @@ class NevergradBackend(Backend):
         module docstring says so once); scipy's COBYLA saying, at each restart in
         Nevergrad's thread, that it raised Nevergrad's ``tol=0`` to 1e-6; and pycma's
         "orphanated injected solution" when Nevergrad's CMA is asked one point at a time."""
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _failed_surrogates_fall_back():
             warnings.simplefilter("ignore", self._ng.errors.FinishedUnderlyingOptimizerWarning)
             warnings.filterwarnings("ignore", "COBYLA: Invalid RHOEND", UserWarning)
             warnings.filterwarnings("ignore", "orphanated injected solution")
