@@ -44,7 +44,7 @@ from bbopt.backends.base import Backend, Observation, Suggestion
 from bbopt.backends.coordinates import Coordinate, coordinates
 from bbopt.backends.dependencies import require
 from bbopt.space import Space
-from bbopt.trial import TrialState, to_builtin
+from bbopt.trial import to_builtin
 
 DEFAULT_BUDGET = 100
 #: What a failure before the first ok loss is told: far above real losses, below the
@@ -246,7 +246,7 @@ class NevergradBackend(Backend):
 
     def _loss(self, observation: Observation) -> float:
         loss = observation.loss
-        if loss is None or observation.state is TrialState.FAILED:
+        if loss is None or not observation.has_loss:
             return NO_LOSS_YET if self._worst is None else self._worst
         self._worst = loss if self._worst is None else max(self._worst, loss)
         return loss

@@ -233,6 +233,7 @@ class OptunaBoTorch(TorchOptunaBackend):
     sampler_module = "optuna_integration"
     requires = (("torch", "botorch"), ("botorch", "botorch"), ("optuna_integration", "botorch"))
     quick_benchmark = False
+    pruned_as_complete = True  # BoTorch models complete trials only
 
     def sampler_defaults(self) -> dict[str, Any]:
         # Points in flight are pending points of the acquisition function, so that

@@ -43,7 +43,7 @@ from bbopt.backends.dependencies import require
 from bbopt.backends.penalty import FailurePenalty
 from bbopt.backends.threads import single_threaded
 from bbopt.space import PChoice, Space
-from bbopt.trial import TrialState, to_builtin
+from bbopt.trial import to_builtin
 
 DEFAULT_N_TRIALS = 100
 
@@ -174,7 +174,7 @@ class SmacBackend(Backend):
         status = self._smac.runhistory.StatusType
         if observation.ok:
             point, loss = (info, status.SUCCESS), observation.loss
-        elif observation.state is TrialState.PRUNED and observation.loss is not None:
+        elif observation.has_loss:  # pruned, with its last reported value
             point, loss = (info, status.TIMEOUT), observation.loss
         else:
             point, loss = (info, status.CRASHED), None
