@@ -32,33 +32,11 @@ def _loss(flat: dict) -> float:
     return (flat["x"] - 1) ** 2 + math.log(flat["lr"]) ** 2 / 10 + flat["c"]
 
 
-def test_tpe_matches_plain_optuna_trial_by_trial() -> None:
-    backend = create_backend("optuna.tpe", FLAT_SPACE, 3)
-    sampler = optuna.samplers.TPESampler(seed=3, multivariate=True, constant_liar=True)
+def _assert_same_trials(backend_name: str, options: dict, sampler: object, n: int) -> None:
+    """The backend suggests, trial by trial, what plain Optuna with ``sampler`` does."""
+    backend = create_backend(backend_name, FLAT_SPACE, 3, options)
     study = optuna.create_study(sampler=sampler)
-    for _ in range(25):
-        trial = study.ask()
-        expected = {
-            "x": trial.suggest_float("x", -5, 5),
-            "lr": trial.suggest_float("lr", math.exp(-5), 1.0, log=True),
-            "c": trial.suggest_categorical("c", [0, 1, 2]),
-        }
-        study.tell(trial, _loss(expected))
-        (suggestion,) = backend.ask(1)
-        assert suggestion.flat_params == expected
-        backend.tell(
-            Observation(suggestion.flat_params, suggestion=suggestion, loss=_loss(expected))
-        )
-
-
-@pytest.mark.slow
-def test_botorch_matches_plain_optuna_with_the_botorch_sampler() -> None:
-    from optuna_integration import BoTorchSampler
-
-    backend = create_backend("optuna.botorch", FLAT_SPACE, 2, {"n_startup_trials": 3})
-    sampler = BoTorchSampler(seed=2, n_startup_trials=3, consider_running_trials=True)
-    study = optuna.create_study(sampler=sampler)
-    for _ in range(5):  # 3 random start-up trials, then BoTorch's acquisition function
+    for _ in range(n):
         trial = study.ask()
         expected = {
             "x": trial.suggest_float("x", -5, 5),
@@ -71,7 +49,21 @@ def test_botorch_matches_plain_optuna_with_the_botorch_sampler() -> None:
         backend.tell(
             Observation(suggestion.flat_params, suggestion=suggestion, loss=_loss(expected))
         )
-    assert type(backend.study.sampler) is BoTorchSampler
+    assert type(backend.study.sampler) is type(sampler)
+
+
+def test_tpe_matches_plain_optuna_trial_by_trial() -> None:
+    sampler = optuna.samplers.TPESampler(seed=3, multivariate=True, constant_liar=True)
+    _assert_same_trials("optuna.tpe", {}, sampler, 25)
+
+
+@pytest.mark.slow
+def test_botorch_matches_plain_optuna_with_the_botorch_sampler() -> None:
+    from optuna_integration import BoTorchSampler
+
+    # 3 random start-up trials, then BoTorch's acquisition function
+    sampler = BoTorchSampler(seed=3, n_startup_trials=3, consider_running_trials=True)
+    _assert_same_trials("optuna.botorch", {"n_startup_trials": 3}, sampler, 5)
 
 
 def test_options_reach_the_sampler_and_the_seed_is_the_sampler_seed() -> None:
