@@ -7,10 +7,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint clean
 
+# pyrfr (the smac-rf extra) ships as source only and its build calls `swig`: PyPI's swig
+# wheel provides it in the venv, used without build isolation (an isolated build cannot
+# run the venv's swig script). Keep the pyrfr spec in step with pyproject.toml.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[all,dev]'
+	$(PY) -m pip install --quiet swig setuptools
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install --quiet --no-build-isolation 'pyrfr>=0.9,<0.10'
+	$(PY) -m pip install --quiet -e '.[all,smac-rf,dev]'
 	touch $(STAMP)
 
 run: $(STAMP)

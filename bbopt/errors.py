@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-_LISTED = 20  # names shown in an "unknown name" message
+_FAMILY_LISTED = 20  # a family of more names is one "prefix.* (N names)" entry
 
 
 class BBoptError(Exception):
@@ -20,9 +20,7 @@ class UnknownNameError(BBoptError, LookupError):
         close = _close_matches(name, known)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
-        listing = ", ".join(known) if known else "none"
-        if len(known) > _LISTED:
-            listing = f"{_by_prefix(known)} ({len(known)} in all; see bbopt.list_{plural}())"
+        listing = _by_family(known) if known else "none"
         super().__init__(f"unknown {kind} {name!r}.{hint} Known {plural}: {listing}")
         self.name = name
         self.close_matches = close
@@ -69,12 +67,16 @@ class MissingDependencyError(BBoptError, ImportError):
         )
 
 
-def _by_prefix(names: list[str]) -> str:
-    """'bbob.* (720), toy.sin' instead of hundreds of names: families with one count each."""
+def _by_family(names: list[str]) -> str:
+    """Every name, except that a family of more than 20 (the 720 ``bbob.*`` problems) is
+    one entry with its count: ``bbob.* (720 names), keras.wine, toy.sin``."""
     families: dict[str, list[str]] = {}
     for name in names:
         families.setdefault(name.split(".", 1)[0], []).append(name)
-    return ", ".join(
-        members[0] if len(members) == 1 else f"{prefix}.* ({len(members)})"
-        for prefix, members in families.items()
-    )
+    parts: list[str] = []
+    for prefix, members in families.items():
+        if len(members) > _FAMILY_LISTED:
+            parts.append(f"{prefix}.* ({len(members)} names)")
+        else:
+            parts.extend(members)
+    return ", ".join(parts)

@@ -104,7 +104,7 @@ def minimize(
     compiled = as_space(objective.space)
     rules = StopRules(max_evals, timeout, loss_threshold, early_stop)
     seed = draw_seed() if seed is None else seed
-    backend_obj = create_backend(backend, compiled, seed, backend_options)
+    backend_obj = create_backend(backend, compiled, seed, backend_options, max_evals=max_evals)
     if backend_obj.fidelity is None:  # multi-fidelity backends take their budgets from it
         backend_obj.fidelity = objective.fidelity
     warm = [compiled.validate_flat(point) for point in points_to_evaluate or ()]

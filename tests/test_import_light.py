@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 HEAVY = ["tensorflow", "keras", "matplotlib", "pandas", "hyperopt", "optuna", "dask", "torch"]
-HEAVY += ["skopt", "sklearn", "distributed", "cocoex"]
+HEAVY += ["skopt", "sklearn", "distributed", "cocoex", "nevergrad", "smac", "ConfigSpace"]
+HEAVY += ["botorch", "optuna_integration", "threadpoolctl", "pyrfr"]
 
 SCRIPT = """
 import json, sys

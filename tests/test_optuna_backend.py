@@ -32,11 +32,11 @@ def _loss(flat: dict) -> float:
     return (flat["x"] - 1) ** 2 + math.log(flat["lr"]) ** 2 / 10 + flat["c"]
 
 
-def test_tpe_matches_plain_optuna_trial_by_trial() -> None:
-    backend = create_backend("optuna.tpe", FLAT_SPACE, 3)
-    sampler = optuna.samplers.TPESampler(seed=3, multivariate=True, constant_liar=True)
+def _assert_same_trials(backend_name: str, options: dict, sampler: object, n: int) -> None:
+    """The backend suggests, trial by trial, what plain Optuna with ``sampler`` does."""
+    backend = create_backend(backend_name, FLAT_SPACE, 3, options)
     study = optuna.create_study(sampler=sampler)
-    for _ in range(25):
+    for _ in range(n):
         trial = study.ask()
         expected = {
             "x": trial.suggest_float("x", -5, 5),
@@ -45,10 +45,25 @@ def test_tpe_matches_plain_optuna_trial_by_trial() -> None:
         }
         study.tell(trial, _loss(expected))
         (suggestion,) = backend.ask(1)
-        assert suggestion.flat_params == expected
+        assert suggestion.flat_params == pytest.approx(expected)
         backend.tell(
             Observation(suggestion.flat_params, suggestion=suggestion, loss=_loss(expected))
         )
+    assert type(backend.study.sampler) is type(sampler)
+
+
+def test_tpe_matches_plain_optuna_trial_by_trial() -> None:
+    sampler = optuna.samplers.TPESampler(seed=3, multivariate=True, constant_liar=True)
+    _assert_same_trials("optuna.tpe", {}, sampler, 25)
+
+
+@pytest.mark.slow
+def test_botorch_matches_plain_optuna_with_the_botorch_sampler() -> None:
+    from optuna_integration import BoTorchSampler
+
+    # 3 random start-up trials, then BoTorch's acquisition function
+    sampler = BoTorchSampler(seed=3, n_startup_trials=3, consider_running_trials=True)
+    _assert_same_trials("optuna.botorch", {"n_startup_trials": 3}, sampler, 5)
 
 
 def test_options_reach_the_sampler_and_the_seed_is_the_sampler_seed() -> None:
@@ -114,6 +129,8 @@ def test_no_logging_per_study_or_trial(capfd: pytest.CaptureFixture[str]) -> Non
         ("optuna.tpe", "optuna", "optuna"),
         ("optuna.cmaes", "cmaes", "cmaes"),
         ("optuna.gp", "torch", "gp"),
+        ("optuna.botorch", "botorch", "botorch"),
+        ("optuna.botorch", "optuna_integration", "botorch"),
     ],
 )
 def test_missing_package_names_the_extra(

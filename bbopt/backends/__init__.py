@@ -29,8 +29,10 @@ registry: ClassRegistry[type[Backend]] = ClassRegistry(
         "bbopt.backends.bohb",
         "bbopt.backends.hyperopt",
         "bbopt.backends.native",
+        "bbopt.backends.nevergrad",
         "bbopt.backends.optuna",
         "bbopt.backends.skopt",
+        "bbopt.backends.smac",
     ],
     Backend,
 )
@@ -57,13 +59,17 @@ def create_backend(
     space: Any,
     seed: int | None = None,
     backend_options: Mapping[str, Any] | None = None,
+    *,
+    max_evals: int | None = None,
 ) -> Backend:
     """A ready backend from a registered name, a Backend class or an instance.
 
     ``space`` is any space tree (or a compiled :class:`~bbopt.space.Space`);
     ``backend_options`` go to the backend's constructor (the same keyword as in
-    :func:`bbopt.minimize`). This is the way in for code that drives a backend itself
-    with ``ask``/``tell`` (docs/backends.md).
+    :func:`bbopt.minimize`). ``max_evals``, the run's evaluation budget, becomes the
+    option named by the class's ``budget_option`` (Nevergrad's ``budget``, SMAC's
+    ``n_trials``) unless the options set it. This is the way in for code that drives
+    a backend itself with ``ask``/``tell`` (docs/backends.md).
     """
     compiled: Space = as_space(space)
     if isinstance(backend, Backend):
@@ -73,4 +79,7 @@ def create_backend(
     cls = get_backend(backend) if isinstance(backend, str) else backend
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
         raise TypeError(f"backend must be a name, a Backend class or instance, got {backend!r}")
-    return cls(compiled, seed, **dict(backend_options or {}))
+    options = dict(backend_options or {})
+    if cls.budget_option is not None and max_evals is not None:
+        options.setdefault(cls.budget_option, max_evals)
+    return cls(compiled, seed, **options)

@@ -114,6 +114,9 @@ class Backend(ABC):
     multi_fidelity: ClassVar[bool] = False
     #: The objective's fidelity, if it declares one (set by ``minimize``).
     fidelity: Fidelity | None = None
+    #: The option that sizes the search to the run's evaluation budget (Nevergrad's
+    #: ``budget``): ``minimize`` sets it to ``max_evals`` unless the options give it.
+    budget_option: ClassVar[str | None] = None
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         self.space = space

@@ -127,6 +127,11 @@ class Coordinate:
     high: float
     log: bool = False
 
+    @property
+    def is_quantile(self) -> bool:
+        """The coordinate is the quantile of a (log)normal, not the value itself."""
+        return isinstance(self.dist, _GAUSSIANS)
+
     def decode(self, raw: Any) -> Any:
         """The flat value (inside the distribution's support) for coordinate value ``raw``."""
         dist = self.dist

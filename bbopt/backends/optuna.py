@@ -17,7 +17,6 @@ left as the user set it.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import warnings
 from collections.abc import Iterator
@@ -27,16 +26,10 @@ from typing import Any, ClassVar
 from bbopt.backends import register_backend
 from bbopt.backends.base import Backend, Observation, Suggestion
 from bbopt.backends.coordinates import Coordinate, coordinates
-from bbopt.errors import MissingDependencyError
+from bbopt.backends.dependencies import require
+from bbopt.backends.threads import single_threaded
 from bbopt.space import Space
 from bbopt.trial import TrialState, to_builtin
-
-
-def _import(module: str, extra: str, backend: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise MissingDependencyError(module, extra, f"the {backend} backend") from None
 
 
 def _suggest(trial: Any, label: str, coord: Coordinate) -> Any:
@@ -59,9 +52,10 @@ def _distribution(optuna: Any, coord: Coordinate) -> Any:
 class OptunaBackend(Backend):
     """Base of the Optuna backends; subclasses name the sampler and its defaults."""
 
-    #: The class in ``optuna.samplers``.
+    #: The sampler class, in ``sampler_module``.
     sampler_class: ClassVar[str] = ""
-    #: (module, extra) pairs needed besides optuna itself.
+    sampler_module: ClassVar[str] = "optuna.samplers"
+    #: (module, extra) pairs needed besides optuna itself, checked in this order.
     requires: ClassVar[tuple[tuple[str, str], ...]] = ()
     quick_benchmark: ClassVar[bool] = True
     #: Tell a pruned trial as complete with its last value, for a sampler that learns
@@ -70,10 +64,10 @@ class OptunaBackend(Backend):
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         super().__init__(space, seed, **options)
-        optuna = _import("optuna", "optuna", self.name)
+        optuna = require("optuna", "optuna", self.name)
         for module, extra in self.requires:
-            _import(module, extra, self.name)
-        sampler_cls = getattr(optuna.samplers, self.sampler_class)
+            require(module, extra, self.name)
+        sampler_cls = getattr(require(self.sampler_module, "optuna", self.name), self.sampler_class)
         self.check_options(p for p in inspect.signature(sampler_cls).parameters if p != "seed")
         self._optuna = optuna
         self._coords = coordinates(space)
@@ -184,8 +178,21 @@ class OptunaCmaEs(OptunaBackend):
     pruned_as_complete = True  # its generations are made of complete trials
 
 
+class TorchOptunaBackend(OptunaBackend):
+    """An Optuna backend whose sampler fits a PyTorch model: its calls run on one thread
+    (:mod:`bbopt.backends.threads`)."""
+
+    def ask(self, n: int = 1) -> list[Suggestion]:
+        with single_threaded():
+            return super().ask(n)
+
+    def tell(self, observation: Observation) -> None:
+        with single_threaded():
+            super().tell(observation)
+
+
 @register_backend
-class OptunaGP(OptunaBackend):
+class OptunaGP(TorchOptunaBackend):
     name = "optuna.gp"
     description = "Optuna's Gaussian-process Bayesian optimization (PyTorch; slow suggests)"
     sampler_class = "GPSampler"
@@ -214,3 +221,22 @@ class OptunaRandom(OptunaBackend):
 
     def sampler_defaults(self) -> dict[str, Any]:
         return {}
+
+
+@register_backend
+class OptunaBoTorch(TorchOptunaBackend):
+    name = "optuna.botorch"
+    description = (
+        "BoTorch Gaussian-process Bayesian optimization through optuna-integration "
+        "(PyTorch; slow suggests; options: n_startup_trials, candidates_func, ...)"
+    )
+    sampler_class = "BoTorchSampler"
+    sampler_module = "optuna_integration"
+    requires = (("torch", "botorch"), ("botorch", "botorch"), ("optuna_integration", "botorch"))
+    quick_benchmark = False
+    pruned_as_complete = True  # BoTorch models complete trials only
+
+    def sampler_defaults(self) -> dict[str, Any]:
+        # Points in flight are pending points of the acquisition function, so that
+        # parallel workers (and ask(n)) get different points.
+        return {"consider_running_trials": True}

@@ -11,14 +11,15 @@ Points asked and not yet told are handled by constant liar: further asks go to
 a copy of the optimizer told those points with the best loss seen so far
 (scikit-optimize's ``cl_min``), so parallel workers get distinct points.
 
+Asks and tells run on one BLAS thread (:mod:`bbopt.backends.threads`).
+
 Failed trials are told with a penalty, the worst ok loss seen so far; failures
-before the first ok loss wait and get that first loss.
+before the first ok loss wait and get that first loss (:mod:`bbopt.backends.penalty`).
 """
 
 from __future__ import annotations
 
 import inspect
-import math
 import warnings
 from typing import Any, ClassVar
 
@@ -27,7 +28,9 @@ import numpy as np
 from bbopt.backends import register_backend
 from bbopt.backends.base import Backend, Observation, Suggestion
 from bbopt.backends.coordinates import Coordinate, coordinates, unit_to_value
-from bbopt.errors import MissingDependencyError
+from bbopt.backends.dependencies import require
+from bbopt.backends.penalty import FailurePenalty
+from bbopt.backends.threads import single_threaded
 from bbopt.space import Space
 from bbopt.trial import to_builtin
 
@@ -51,12 +54,7 @@ class SkoptBackend(Backend):
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         super().__init__(space, seed, **options)
-        try:
-            from skopt import Optimizer
-        except ImportError:
-            raise MissingDependencyError(
-                "scikit-optimize", "skopt", f"the {self.name} backend"
-            ) from None
+        Optimizer = require("skopt", "skopt", self.name, package="scikit-optimize").Optimizer
         fixed = ("dimensions", "base_estimator", "random_state")
         self.check_options(p for p in inspect.signature(Optimizer).parameters if p not in fixed)
         if not space.params:
@@ -67,8 +65,7 @@ class SkoptBackend(Backend):
             dimensions, base_estimator=self.base_estimator, random_state=seed, **options
         )
         self._pending: dict[Suggestion, list[Any]] = {}  # in flight: their vectors
-        self._waiting_failures: list[list[Any]] = []
-        self._worst = -math.inf
+        self._penalty: FailurePenalty[list[Any]] = FailurePenalty()
 
     @property
     def optimizer(self) -> Any:
@@ -76,7 +73,7 @@ class SkoptBackend(Backend):
         return self._opt
 
     def ask(self, n: int = 1) -> list[Suggestion]:
-        with warnings.catch_warnings():
+        with single_threaded(), warnings.catch_warnings():
             # A repeated point is replaced by a random one; the warning only says so.
             warnings.filterwarnings("ignore", message="The objective has been evaluated")
             points = self._ask_points(n)
@@ -117,17 +114,11 @@ class SkoptBackend(Backend):
             x = self._encode(observation.flat_params)
         else:
             x = self._pending.pop(suggestion)
-        if observation.has_loss:  # a pruned trial's last reported value counts as its loss
-            assert observation.loss is not None
-            self._worst = max(self._worst, observation.loss)
-            points = [x, *self._waiting_failures]
-            losses = [observation.loss] + [self._worst] * len(self._waiting_failures)
-            self._waiting_failures = []
-            self._opt.tell(points, losses)
-        elif math.isinf(self._worst):
-            self._waiting_failures.append(x)
-        else:
-            self._opt.tell([x], [self._worst])
+        # a pruned trial's last reported value counts as its loss
+        told = self._penalty.resolve(x, observation.loss if observation.has_loss else None)
+        if told:
+            with single_threaded():  # the model is fitted here
+                self._opt.tell([point for point, _ in told], [loss for _, loss in told])
 
 
 @register_backend
