@@ -156,7 +156,10 @@ def _outcome(spec: RunSpec, future: Any) -> Outcome:
         return Outcome(spec, "failed", last_line(exc))
     if remote.study is None:
         return Outcome(spec, "failed", remote.error)
-    store(spec, remote.study)
+    try:
+        store(spec, remote.study)
+    except StorageError as exc:  # e.g. another process wrote the study meanwhile
+        return Outcome(spec, "failed", last_line(exc))
     return Outcome(spec, "done")
 
 
