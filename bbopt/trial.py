@@ -172,7 +172,7 @@ class Trial:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration: float | None = None
-    suggest_duration: float | None = None  # seconds the backend took to suggest the point
+    suggest_duration: float | None = None  # backend seconds: ask + the tells since the last ask
     worker: str | None = None
     backend: str | None = None
     seed: int | None = None

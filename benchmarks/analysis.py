@@ -65,6 +65,11 @@ class Row:
     evals_to_target: float
     target_hit_fraction: float
     suggest_ms: float
+    # median over runs of the time to suggest trial 10 (100, 1000), NaN beyond the budget:
+    # a model-based backend's time per suggestion grows with the trials it has seen
+    suggest_ms_at_10: float
+    suggest_ms_at_100: float
+    suggest_ms_at_1000: float
     wall_s_median: float
     wall_s_total: float
     testable: bool = True  # enough seeds for the tests below to reach p < ALPHA
@@ -85,6 +90,7 @@ class ObjectiveResult:
     rows: list[Row]
     curves: dict[str, np.ndarray] = field(repr=False)  # backend -> runs x budget regret
     scores: dict[str, stats.Estimate] = field(repr=False, default_factory=dict)
+    suggest: dict[str, np.ndarray] = field(repr=False, default_factory=dict)  # as Cell.suggest
 
 
 @dataclass
@@ -102,7 +108,17 @@ class OverallRow:
     tested_vs_best: int  # objectives where it is the best or was tested against it (seeds)
     objectives: int
     suggest_ms: float
+    suggest_ms_at_10: float  # median over runs and objectives (NaN: no budget reached 10)
+    suggest_ms_at_100: float
+    suggest_ms_at_1000: float
     wall_s_total: float
+
+
+def suggest_ms_at(suggest: Sequence[np.ndarray], trial: int) -> float:
+    """Median milliseconds to suggest the ``trial``-th trial (1-based), over the rows
+    (runs) of the ``runs x budget`` seconds arrays that reach it; NaN when none does."""
+    column = [np.asarray(s)[:, trial - 1] for s in suggest if np.shape(s)[-1] >= trial]
+    return stats.nan_median(np.concatenate(column)) * 1000 if column else math.nan
 
 
 def analyze_objective(
@@ -147,6 +163,9 @@ def analyze_objective(
                 evals_to_target=float(np.median(to_target)),
                 target_hit_fraction=float(np.isfinite(to_target).mean()),
                 suggest_ms=stats.nan_median(cell.suggest) * 1000,
+                suggest_ms_at_10=suggest_ms_at([cell.suggest], 10),
+                suggest_ms_at_100=suggest_ms_at([cell.suggest], 100),
+                suggest_ms_at_1000=suggest_ms_at([cell.suggest], 1000),
                 wall_s_median=float(np.median(cell.wall)),
                 wall_s_total=float(np.sum(cell.wall)),
             )
@@ -158,7 +177,10 @@ def analyze_objective(
             row.p_vs_baseline = stats.p_less(finals[row.backend], finals[baseline])
         if row.backend != best and stats.smallest_p(row.runs, len(finals[best])) < ALPHA:
             row.p_vs_best = stats.p_less(finals[best], finals[row.backend])
-    return ObjectiveResult(objective, star, f_star is not None, scale, best, rows, curves, scores)
+    suggest = {backend: cell.suggest for backend, cell in cells.items()}
+    return ObjectiveResult(
+        objective, star, f_star is not None, scale, best, rows, curves, scores, suggest
+    )
 
 
 def analyze_runs(
@@ -213,6 +235,7 @@ def overall(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> list
             if (r.best_backend == backend and row.testable) or not math.isnan(row.p_vs_best)
         ]  # fmt: skip
         score = stats.mean_estimate([r.scores[backend] for r in mine])
+        suggest = [r.suggest[backend] for r in mine]
         table.append(
             OverallRow(
                 backend=backend,
@@ -226,6 +249,9 @@ def overall(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> list
                 tested_vs_best=len(vs_best),
                 objectives=len(rows),
                 suggest_ms=stats.nan_median([row.suggest_ms for row in rows]),
+                suggest_ms_at_10=suggest_ms_at(suggest, 10),
+                suggest_ms_at_100=suggest_ms_at(suggest, 100),
+                suggest_ms_at_1000=suggest_ms_at(suggest, 1000),
                 wall_s_total=float(sum(row.wall_s_total for row in rows)),
             )
         )

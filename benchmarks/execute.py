@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bbopt
-from bbopt.storage import SQLiteStorage
+from bbopt.storage import SQLiteStorage, Storage
+from bbopt.study import Study
 from bbopt.trial import Trial
 from benchmarks.grid import RunSpec
 
@@ -77,18 +78,23 @@ def execute(spec: RunSpec) -> Outcome:
     again once the trials finished so far are stored."""
     if is_complete(spec):
         return Outcome(spec, "skipped")
-    study = bbopt.minimize(
+    if run_study(spec, storage_of(spec)).stop_reason == "interrupted":
+        raise KeyboardInterrupt
+    return Outcome(spec, "done")
+
+
+def run_study(spec: RunSpec, storage: Storage) -> Study:
+    """The cell's run, resuming its study in ``storage`` (the results file here, or a copy
+    in memory on a Dask worker: the one call both make, so both give the same trials)."""
+    return bbopt.minimize(
         spec.objective,
         backend=spec.backend,
         max_evals=spec.budget,
         seed=spec.seed,
-        storage=storage_of(spec),
+        storage=storage,
         study=spec.study,
         progress=False,
     )
-    if study.stop_reason == "interrupted":
-        raise KeyboardInterrupt
-    return Outcome(spec, "done")
 
 
 def execute_safely(spec: RunSpec) -> Outcome:
@@ -96,5 +102,9 @@ def execute_safely(spec: RunSpec) -> Outcome:
     try:
         return execute(spec)
     except Exception as exc:
-        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return Outcome(spec, "failed", last)
+        return Outcome(spec, "failed", last_line(exc))
+
+
+def last_line(exc: BaseException) -> str:
+    """An error as one line: its type and message, as a failed outcome shows it."""
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()

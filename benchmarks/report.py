@@ -73,6 +73,15 @@ def _evals(row: Row, budget: int) -> str:
     return f"{row.evals_to_target:.0f} ({row.target_hit_fraction:.0%})"
 
 
+SUGGEST_COST = "suggest ms at 10 / 100 / 1000 trials"
+
+
+def suggest_cost(row: Row | OverallRow) -> str:
+    """The median time to suggest trials 10, 100 and 1000, '-' beyond the budget."""
+    at = (row.suggest_ms_at_10, row.suggest_ms_at_100, row.suggest_ms_at_1000)
+    return " / ".join(fmt(ms, 2) for ms in at)
+
+
 def _out_of(count: int, tested: int) -> str:
     return f"{count}/{tested}" if tested else "n/a"
 
@@ -93,6 +102,7 @@ def ranking_table(table: Sequence[OverallRow], baseline: str) -> Table:
         "not worse than best",
         "objectives",
         "suggest ms (median)",
+        SUGGEST_COST,
         "wall s (total)",
     ]
     rows = [
@@ -105,6 +115,7 @@ def ranking_table(table: Sequence[OverallRow], baseline: str) -> Table:
             _out_of(row.not_worse_than_best, row.tested_vs_best),
             str(row.objectives),
             fmt(row.suggest_ms),
+            suggest_cost(row),
             fmt(row.wall_s_total),
         ]
         for position, row in enumerate(table, 1)
@@ -121,6 +132,7 @@ def objective_table(result: ObjectiveResult, info: RunInfo) -> Table:
         "anytime score",
         "evals to target (hit)",
         "suggest ms",
+        SUGGEST_COST,
         "wall s/run",
         f"p vs {info.baseline}",
         "p vs best",
@@ -133,6 +145,7 @@ def objective_table(result: ObjectiveResult, info: RunInfo) -> Table:
             f"{row.anytime_score:+.2f}",
             _evals(row, info.budget),
             fmt(row.suggest_ms),
+            suggest_cost(row),
             fmt(row.wall_s_median),
             _p(row.p_vs_baseline),
             _p(row.p_vs_best),
@@ -222,8 +235,12 @@ def how_to_read(info: RunInfo) -> str:
         "*anytime score* = the score at every evaluation t, averaged over t: "
         "early progress counts. *evals to target* = median first evaluation whose regret "
         f"is <= {info.target_level:g} x the baseline's median final regret, with the "
-        "fraction of seeds that got there. *suggest ms* = median optimizer time per trial "
-        "(ask + tell). *p* = one-sided Mann-Whitney U on final regrets over seeds: vs "
+        "fraction of seeds that got there. *suggest ms* = median time the backend took to "
+        "suggest a trial (its ask); *suggest ms at 10 / 100 / 1000 trials* = the median "
+        "time to suggest the 10th, 100th and 1000th trial of a run, over the runs (and the "
+        "objectives, in the ranking), - where the budget is shorter: what a backend's "
+        "quality costs as its history grows. *p* = one-sided Mann-Whitney U on final "
+        "regrets over seeds: vs "
         f"{info.baseline}, H1 = this backend is better; vs best, H1 = this backend is "
         f"worse; * marks p < {ALPHA} (no correction for multiple tests); - = not run, "
         "because the seed count cannot reach that level. *mean rank* ranks backends by "

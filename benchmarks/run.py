@@ -48,6 +48,7 @@ from benchmarks.grid import (
 from benchmarks.rundata import RunData, load_runs
 
 DEFAULT_BASELINE = "hyperopt.rand"
+EXECUTORS = ("process", "dask")  # or a Dask scheduler address
 PROG = "python -m benchmarks.run"
 _SELECTING = ("backends", "objectives", "seeds", "budget", "master_seed", "baseline")
 
@@ -93,6 +94,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _executor(text: str) -> str:
+    if text in EXECUTORS or "://" in text:
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown executor {text!r}: use 'process' (worker processes here), 'dask' (a Dask "
+        "cluster on this machine) or a Dask scheduler address such as tcp://host:8786"
+    )
+
+
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = _Parser(
         prog=prog,
@@ -135,7 +145,16 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "--jobs",
         type=_natural,
         default=os.cpu_count() or 1,
-        help="runs in parallel worker processes (default: number of CPUs)",
+        help="runs in parallel worker processes, here or in the Dask cluster that "
+        "--executor dask starts (default: number of CPUs)",
+    )
+    add(
+        "--executor",
+        type=_executor,
+        default="process",
+        help="where runs execute: 'process' (worker processes here, the default), 'dask' (a "
+        "Dask cluster on 127.0.0.1) or a running Dask scheduler's address (tcp://host:8786, "
+        "tls://host:8786): the driver stores each run as it comes back",
     )
     add(
         "--name",
@@ -222,9 +241,14 @@ def list_choices() -> None:
 
 
 def run_grid(
-    specs: Sequence[RunSpec], jobs: int, progress: bool, imports: Sequence[str] = ()
+    specs: Sequence[RunSpec],
+    jobs: int,
+    progress: bool,
+    imports: Sequence[str] = (),
+    executor: str = "process",
 ) -> list[Outcome]:
-    """Execute the unfinished specs (in ``jobs`` processes), with one bar over the grid."""
+    """Execute the unfinished specs (in ``jobs`` processes, or on the Dask cluster
+    ``executor`` names: see :mod:`benchmarks.cluster`), with one bar over the grid."""
     from tqdm.auto import tqdm
 
     todo = [spec for spec in specs if not is_complete(spec)]
@@ -244,7 +268,11 @@ def run_grid(
         bar.update(1)
 
     try:
-        if jobs == 1 or len(todo) <= 1:
+        if executor != "process":
+            from benchmarks.cluster import run_on_cluster
+
+            run_on_cluster(todo, executor, jobs, imports, record)
+        elif jobs == 1 or len(todo) <= 1:
             for spec in todo:
                 record(execute_safely(spec))
         else:
@@ -363,12 +391,14 @@ def _main(argv: list[str], prog: str) -> int:
     specs = build_grid(folder, backends, objectives, args.seeds, args.master_seed, args.budget)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
+    where = {"process": f"{args.jobs} jobs", "dask": f"a Dask cluster of {args.jobs} workers"}
     print(
         f"{len(backends)} backends x {len(objectives)} objectives x {args.seeds} seeds "
-        f"x {args.budget} evaluations = {len(specs)} runs, {args.jobs} jobs -> {folder}/",
+        f"x {args.budget} evaluations = {len(specs)} runs, "
+        f"{where.get(args.executor, args.executor)} -> {folder}/",
         file=sys.stderr,
     )
-    outcomes = run_grid(specs, args.jobs, not args.no_progress, args.imports)
+    outcomes = run_grid(specs, args.jobs, not args.no_progress, args.imports, args.executor)
     failed = [o for o in outcomes if o.status == "failed"]
     for outcome in failed:
         spec = outcome.spec

@@ -29,7 +29,7 @@ class RunData:
     seed: int
     f_star: float | None  # the objective's known optimum, None when unknown
     losses: tuple[float, ...]  # one per finished trial, in order; NaN = the trial failed
-    suggest_seconds: tuple[float, ...]  # optimizer time (ask + tell) per trial; NaN = unknown
+    suggest_seconds: tuple[float, ...]  # the backend's suggest (ask) time per trial; NaN = unknown
     wall_seconds: float
 
 

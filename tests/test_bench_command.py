@@ -117,6 +117,7 @@ def test_plugin_backends_join_the_quick_default_only_when_they_say_so(
         (["--budget", "-5"], "must be >= 1"),
         (["--import", "no_such_module_here"], "no module named 'no_such_module_here'"),
         (["--import", "missing_file.py"], "no such file"),
+        (["--executor", "dusk"], "unknown executor 'dusk': use 'process'"),
     ],
 )
 def test_usage_errors_are_one_line_with_exit_code_2(

@@ -31,6 +31,7 @@ import time
 import uuid
 import warnings
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from bbopt.errors import BBoptError, MissingDependencyError
@@ -53,6 +54,43 @@ def _import_distributed() -> Any:
     return distributed
 
 
+@dataclass
+class Connection:
+    """A Client of the cluster an executor names, and the LocalCluster bbopt started for
+    it (None for a running scheduler); :meth:`close` releases only what bbopt made."""
+
+    client: Any
+    cluster: Any = None
+    owns_client: bool = True
+
+    def close(self) -> None:
+        if self.owns_client:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def connect(target: Any, workers: int | None = None) -> Connection:
+    """Reach the cluster ``target`` names: ``"dask"`` starts a LocalCluster of
+    ``workers`` single-thread processes (default: the usable cores) on 127.0.0.1, with
+    TLS credentials of its own and no HTTP; an address such as ``"tcp://host:8786"`` or
+    ``"tls://host:8786"`` connects to a running scheduler (TLS with the credentials of
+    Dask's configuration); a ``distributed.Client`` is used as it is."""
+    distributed = _import_distributed()
+    if target == "dask":
+        cluster = _local_cluster(distributed, workers or usable_cores())
+        connection = Connection(distributed.Client(cluster), cluster)  # its credentials
+        try:
+            _stop_http_servers(connection.client)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+    if isinstance(target, str):
+        return Connection(distributed.Client(target, security=_security_for(distributed, target)))
+    return Connection(target, owns_client=False)
+
+
 class DaskEngine(Engine):
     """Trials as Dask tasks: ``target`` is ``"dask"`` (a LocalCluster of ``workers``
     processes), a scheduler address such as ``"tcp://host:8786"``, or a ``Client``."""
@@ -62,24 +100,13 @@ class DaskEngine(Engine):
     def __init__(
         self, target: Any, workers: int | None, objective: bytes, token: str, thread_safe: bool
     ) -> None:
-        distributed = _import_distributed()
         started = time.perf_counter()
-        self._cluster: Any = None
-        if target == "dask":
-            self._cluster = _local_cluster(distributed, workers or usable_cores())
-            client = distributed.Client(self._cluster)  # with the cluster's credentials
-        elif isinstance(target, str):
-            client = distributed.Client(target, security=_security_for(distributed, target))
-        else:
-            client = target
-        self._owns_client = client is not target
-        self._client = client
+        self._connection = connect(target, workers)
+        client = self._client = self._connection.client
         # The Client's concurrent.futures view moves each result into its Future on
         # Dask's event loop the moment the task ends.
         super().__init__(client.get_executor(pure=False), slots=0)  # counted below
         try:
-            if self._cluster is not None:
-                _stop_http_servers(client)
             self.slots = workers or self._trials_at_once(thread_safe)
             if not thread_safe:
                 _warn_unused_threads(client.nthreads())
@@ -117,10 +144,7 @@ class DaskEngine(Engine):
 
     def close(self, interrupted: bool = False) -> None:
         self.executor.shutdown(wait=False)  # cancels the tasks still in flight
-        if self._owns_client:
-            self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+        self._connection.close()
 
 
 async def _prepare_worker(objective: bytes, token: str, dask_worker: Any) -> Exception | None:

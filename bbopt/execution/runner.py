@@ -79,6 +79,7 @@ class TrialRunner:
         self.best_loss = math.inf
         self._suggestions: dict[int, Suggestion] = {}  # trial id -> the backend's suggestion
         self._told: set[int] = set()  # trials the backend knows
+        self._telling = 0.0  # seconds in backend.tell since the last ask
 
     # -- what the backend knows --------------------------------------------------------
 
@@ -129,7 +130,10 @@ class TrialRunner:
             return self._start(pending.pop(0), TrialOrigin.WARM_START)
         began = time.perf_counter()
         (suggestion,) = self.backend.ask(1)
-        seconds = time.perf_counter() - began
+        # the backend's time for this point: its ask, and the tells since the last ask
+        # (skopt fits its model in tell, hyperopt and Optuna in ask)
+        seconds = time.perf_counter() - began + self._telling
+        self._telling = 0.0
         trial = self._start(suggestion.flat_params, TrialOrigin.BACKEND, seconds, suggestion.budget)
         self._suggestions[trial.tid] = suggestion
         return trial
@@ -209,10 +213,12 @@ class TrialRunner:
         if not self.study.update_trial(finished, expected_state=TrialState.RUNNING):
             return None
         self._told.add(finished.tid)
+        began = time.perf_counter()
         # A re-run of an abandoned backend point stands for that suggestion (exact resume).
         self.backend.tell(
             observation_of(finished, suggestion, replayed=finished.origin is TrialOrigin.RETRY)
         )
+        self._telling += time.perf_counter() - began
         self._note_best(finished)
         for callback in self.callbacks:
             callback(self.study, finished)
