@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from bbopt import hp as bbopt_hp
 from bbopt.backends import registry as backend_registry
 from bbopt.objective import registry as objective_registry
 from bbopt.space import transform
+from bbopt.testing.servers import LocalMongo, available_servers
 
 
 def conditional_space(hp: Any, power_of_two: Callable[[Any], Any]) -> dict[str, Any]:
@@ -98,3 +100,22 @@ def clean_registries() -> Iterator[None]:
     objective_registry._items.update(saved[0])
     backend_registry._items.clear()
     backend_registry._items.update(saved[1])
+
+
+@pytest.fixture(scope="session", params=available_servers() or ["nx-27017"])
+def mongo_server(request: pytest.FixtureRequest) -> Iterator[LocalMongo]:
+    """A MongoDB wire-protocol server on 127.0.0.1 for the whole session: nx-27017, and a
+    real ``mongod`` too when one is on PATH (tests using it run once per server)."""
+    pytest.importorskip("pymongo")
+    try:
+        server = LocalMongo(request.param).start()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mongo_url(mongo_server: LocalMongo) -> str:
+    """The address of a new, empty database on the session's server."""
+    return mongo_server.url(f"test_{uuid.uuid4().hex[:12]}")

@@ -9,8 +9,13 @@ given. Two operations are atomic, so that several processes can share a study:
 ``update_trial`` with ``expected_state`` (compare-and-set: claim a queued trial,
 or refuse a late result for a trial already given up).
 
-Implementations: :class:`~bbopt.storage.memory.InMemoryStorage` (the default) and
-:class:`~bbopt.storage.sqlite.SQLiteStorage`; ``bbopt.testing.check_storage`` checks
+Beside its trials, a study may hold a few named blobs (bytes): a work queue's
+settings, the objective its driver stored for queue workers. A storage keeps them as
+plain bytes; whoever reads one decides whether to trust it.
+
+Implementations: :class:`~bbopt.storage.memory.InMemoryStorage` (the default),
+:class:`~bbopt.storage.sqlite.SQLiteStorage` and
+:class:`~bbopt.storage.mongo.MongoStorage`; ``bbopt.testing.check_storage`` checks
 any other.
 """
 
@@ -162,6 +167,15 @@ class Storage(ABC):
         read it: a running study rereads only then. The default, True, always rereads;
         a storage with a cheap change counter says False when nothing changed."""
         return True
+
+    def put_blob(self, study: str, key: str, data: bytes) -> None:
+        """Store ``data`` as the study's blob ``key``, replacing the one there; StorageError
+        for an unknown study, or when this storage keeps no blobs (the default)."""
+        raise StorageError(f"{type(self).__name__} keeps no blobs (needed for {key!r})")
+
+    def get_blob(self, study: str, key: str) -> bytes | None:
+        """The study's blob ``key``, or None (also for storages that keep no blobs)."""
+        return None
 
     def close(self) -> None:  # noqa: B027  (optional: most storages hold nothing to close)
         """Release connections (a storage reopens them when used again)."""

@@ -17,6 +17,7 @@ class InMemoryStorage(Storage):
         self._records: dict[str, StudyRecord] = {}
         self._trials: dict[str, list[Trial]] = {}
         self._reruns: dict[str, set[int]] = {}
+        self._blobs: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -83,6 +84,15 @@ class InMemoryStorage(Storage):
     def get_trials(self, study: str, *, after: int = -1) -> list[Trial]:
         with self._lock:
             return [_copy(t) for t in self._study_trials(study)[max(after + 1, 0) :]]
+
+    def put_blob(self, study: str, key: str, data: bytes) -> None:
+        with self._lock:
+            self._study_trials(study)
+            self._blobs[study, key] = bytes(data)
+
+    def get_blob(self, study: str, key: str) -> bytes | None:
+        with self._lock:
+            return self._blobs.get((study, key))
 
 
 def _copy(trial: Trial) -> Trial:

@@ -15,7 +15,7 @@ The checks: study records (get or create, names), trial ids 0, 1, 2, ... per stu
 given by the storage, copies in and out (a storage never changes the caller's
 objects), every trial field kept, updates and compare-and-set, reading after an
 id, one re-run per abandoned trial, concurrent writers in threads (unique ids,
-each queued trial claimed once), and a study that runs, resumes and is read back
+each queued trial claimed once), blobs beside a study's trials, and a study that runs, resumes and is read back
 through ``bbopt.minimize`` and ``bbopt.load_study``.
 """
 
@@ -93,6 +93,7 @@ def _trial(**changes: Any) -> Trial:
         retry_of=None,
         intermediate={0: 3.0, 5: 2.0},
         budget=5.0,
+        heartbeat_at=moment + timedelta(seconds=1),
     )
     return dataclasses.replace(base, **changes)
 
@@ -258,6 +259,30 @@ def check_concurrent_writers(target: StorageUnderTest) -> None:
     assert all(owners[tid] == str(index) for tid, index in claims), "a claim was overwritten"
 
 
+def check_blobs(target: StorageUnderTest) -> None:
+    """Blobs per study and key come back byte for byte and are replaced by a second put;
+    a storage that keeps none refuses with StorageError and reads None."""
+    storage = _new(target, "s", "t")
+    data = bytes(range(256)) * 4
+    try:
+        storage.put_blob("s", "objective", data)
+    except StorageError:
+        assert storage.get_blob("s", "objective") is None, "a refused blob must not be kept"
+        return
+    storage.put_blob("s", "settings", b"{}")
+    storage.put_blob("s", "settings", b'{"v": 2}')
+    assert storage.get_blob("s", "objective") == data, "a blob must come back byte for byte"
+    assert storage.get_blob("s", "settings") == b'{"v": 2}', "a second put must replace"
+    assert storage.get_blob("t", "objective") is None, "blobs belong to one study"
+    assert storage.get_blob("s", "missing") is None
+    try:
+        storage.put_blob("missing", "objective", data)
+    except StorageError:
+        pass
+    else:
+        raise AssertionError("a blob for an unknown study must raise StorageError")
+
+
 def _quadratic(params: dict[str, float]) -> float:
     return (params["x"] - 1) ** 2
 
@@ -293,6 +318,7 @@ STORAGE_CHECKS: tuple[Callable[[StorageUnderTest], None], ...] = (
     check_reading_after,
     check_one_rerun_per_trial,
     check_concurrent_writers,
+    check_blobs,
     check_runs_a_study,
 )
 """Every storage check, each a function of a :class:`StorageUnderTest`."""
