@@ -15,8 +15,8 @@ The checks: study records (get or create, names), trial ids 0, 1, 2, ... per stu
 given by the storage, copies in and out (a storage never changes the caller's
 objects), every trial field kept, updates and compare-and-set, reading after an
 id, one re-run per abandoned trial, concurrent writers in threads (unique ids,
-each queued trial claimed once), blobs beside a study's trials, and a study that runs, resumes and is read back
-through ``bbopt.minimize`` and ``bbopt.load_study``.
+each queued trial claimed once), blobs beside a study's trials, and a study that
+runs, resumes and is read back through ``bbopt.minimize`` and ``bbopt.load_study``.
 """
 
 from __future__ import annotations
