@@ -56,6 +56,25 @@ def observation_of(
     )
 
 
+def finished_trial(
+    trial: Trial, params: Any, result: Result, duration: float, worker: str | None
+) -> Trial:
+    """A copy of the running ``trial`` with the outcome of its evaluation: done, failed or
+    pruned, with its reports."""
+    return dataclasses.replace(
+        trial,
+        params=params,
+        loss=result.loss,
+        extras=result.extras,
+        error=result.error,
+        finished_at=_now(),
+        duration=duration,
+        worker=worker,
+        state=_state_of(result),
+        intermediate=dict(result.intermediate or trial.intermediate),
+    )
+
+
 class TrialRunner:
     """Starts trials (re-runs first, then warm-start points, then the backend's picks),
     records their results in the study and tells the backend; the run's ``pruner``
@@ -95,13 +114,22 @@ class TrialRunner:
         return [point for point in warm_start if point not in seen]
 
     def sync(self) -> None:
-        """Bring in trials other processes finished in a shared study, for the backend."""
+        """Bring in trials other processes finished in a shared study, for the backend: as
+        this runner's own suggestions when it queued them for queue workers (also when a
+        re-run finished one whose worker died), else as points it did not suggest."""
         storage = self.study.storage
         if not (storage.shared and storage.changed_elsewhere(self.study.name)):
             return
         for trial in self.study.refresh():
-            if trial.finished and trial.tid not in self._suggestions:
+            if not trial.finished:
+                continue
+            suggestion = self._suggestions.pop(trial.tid, None)
+            if suggestion is None and trial.retry_of is not None:
+                suggestion = self._suggestions.pop(trial.retry_of, None)
+            if suggestion is None:
                 self._tell_known(trial, replayed=False)
+            else:
+                self._conclude(trial, suggestion)
 
     def _tell_known(self, trial: Trial, replayed: bool) -> None:
         """Tell the backend a finished trial it did not suggest in this run."""
@@ -125,12 +153,22 @@ class TrialRunner:
             claimed = self._claim(queued)
             if claimed is not None:
                 return claimed
+        return self._next(pending, TrialState.RUNNING)
+
+    def queue_next(self, pending: list[dict[str, Any]]) -> Trial:
+        """Queue the next point for queue workers, who claim it: the first pending warm-start
+        point, else the backend's pick (queued re-runs are already theirs)."""
+        return self._next(pending, TrialState.QUEUED)
+
+    def _next(self, pending: list[dict[str, Any]], state: TrialState) -> Trial:
         if pending:
-            return self._start(pending.pop(0), TrialOrigin.WARM_START)
+            return self._start(pending.pop(0), TrialOrigin.WARM_START, state)
         began = time.perf_counter()
         (suggestion,) = self.backend.ask(1)
         seconds = time.perf_counter() - began
-        trial = self._start(suggestion.flat_params, TrialOrigin.BACKEND, seconds, suggestion.budget)
+        trial = self._start(
+            suggestion.flat_params, TrialOrigin.BACKEND, state, seconds, suggestion.budget
+        )
         self._suggestions[trial.tid] = suggestion
         return trial
 
@@ -138,14 +176,15 @@ class TrialRunner:
         self,
         flat: Mapping[str, Any],
         origin: TrialOrigin,
+        state: TrialState,
         suggest_seconds: float | None = None,
         budget: float | None = None,
     ) -> Trial:
         trial = Trial(
             tid=-1,
             flat_params=dict(flat),
-            state=TrialState.RUNNING,
-            started_at=_now(),
+            state=state,
+            started_at=_now() if state is TrialState.RUNNING else None,
             suggest_duration=suggest_seconds,
             backend=self.study.backend_name,
             seed=self.study.seed,
@@ -192,31 +231,24 @@ class TrialRunner:
         A result for a trial that is no longer running in the storage (given up as
         lost meanwhile) is not recorded again: None.
         """
-        finished = dataclasses.replace(
-            trial,
-            params=params,
-            loss=result.loss,
-            extras=result.extras,
-            error=result.error,
-            finished_at=_now(),
-            duration=duration,
-            worker=worker,
-            state=_state_of(result),
-            intermediate=dict(result.intermediate or trial.intermediate),
-        )
+        finished = finished_trial(trial, params, result, duration, worker)
         suggestion = self._suggestions.pop(trial.tid, None)
         self.pruning.forget(trial)
         if not self.study.update_trial(finished, expected_state=TrialState.RUNNING):
             return None
+        self._conclude(finished, suggestion)
+        return finished
+
+    def _conclude(self, finished: Trial, suggestion: Suggestion | None) -> None:
+        """Tell the backend and the callbacks about a finished trial this run started."""
         self._told.add(finished.tid)
-        # A re-run of an abandoned backend point stands for that suggestion (exact resume).
-        self.backend.tell(
-            observation_of(finished, suggestion, replayed=finished.origin is TrialOrigin.RETRY)
-        )
+        # A re-run of an abandoned backend point that this run did not suggest stands for
+        # that earlier suggestion (exact resume).
+        replayed = finished.origin is TrialOrigin.RETRY and suggestion is None
+        self.backend.tell(observation_of(finished, suggestion, replayed=replayed))
         self._note_best(finished)
         for callback in self.callbacks:
             callback(self.study, finished)
-        return finished
 
     def abandon(self, trial: Trial, reason: str) -> None:
         """Mark a running trial that will never finish (interrupted, lost) as abandoned; it

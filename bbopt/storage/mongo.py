@@ -66,12 +66,13 @@ def hyperopt_url(url: str) -> str:
     if not netloc or not database:
         raise ValueError(
             f"expected a MongoDB address such as host:27017/db or mongo://host:27017/db/jobs, "
-            f"got {_without_userinfo(url)!r}"
+            f"got {display_address(url)!r}"
         )
     return f"mongodb://{netloc}/{database}"
 
 
-def _without_userinfo(url: str) -> str:
+def display_address(url: str) -> str:
+    """``url`` as bbopt shows it: without user, password and options."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         scheme, rest = "", url
@@ -105,17 +106,17 @@ class MongoStorage(Storage):
         ``client_options``: more keyword arguments for ``pymongo.MongoClient``."""
         if not is_mongo_url(url):
             raise StorageError(
-                f"not a MongoDB address: {_without_userinfo(str(url))!r} "
+                f"not a MongoDB address: {display_address(str(url))!r} "
                 "(expected mongodb://host:port/database)"
             )
         parts = urlsplit(url)
         userinfo, _, hosts = parts.netloc.rpartition("@")
         if not hosts:
-            raise StorageError(f"MongoDB address {_without_userinfo(url)!r} names no host")
+            raise StorageError(f"MongoDB address {display_address(url)!r} names no host")
         database = unquote(parts.path.lstrip("/")) or DEFAULT_DATABASE
         if "/" in database or any(c in database for c in ' ."$\\'):
             raise StorageError(
-                f"bad MongoDB database name {database!r} in {_without_userinfo(url)!r}: "
+                f"bad MongoDB database name {database!r} in {display_address(url)!r}: "
                 "use letters, digits, '-' and '_'"
             )
         self.database = database

@@ -169,4 +169,3 @@ class LocalMongo:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
-
