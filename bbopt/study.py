@@ -167,10 +167,12 @@ class Study:
         if not self._stored:
             self.attach(self.storage.create_study(self.record))
 
-    def add_trial(self, trial: Trial) -> Trial:
-        """Store ``trial`` as a new trial of this study and give it the id the storage chose."""
+    def add_trial(self, trial: Trial, *, limit: int | None = None) -> Trial:
+        """Store ``trial`` as a new trial of this study and give it the id the storage chose
+        (with ``limit``: only while the study holds fewer trials that are not re-runs, else
+        :class:`~bbopt.storage.StudyFullError`)."""
         self.store()
-        trial.tid = self.storage.add_trial(self.name, trial)
+        trial.tid = self.storage.add_trial(self.name, trial, limit=limit)
         gap = trial.tid > len(self._slots)  # others added trials meanwhile
         self._keep(trial)
         if gap and self.storage.shared:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,3 +123,37 @@ def mongo_server(request: pytest.FixtureRequest) -> Iterator[LocalMongo]:
 def mongo_url(mongo_server: LocalMongo) -> str:
     """The address of a new, empty database on the session's server."""
     return mongo_server.url(f"test_{uuid.uuid4().hex[:12]}")
+
+
+_TESTS = Path(__file__).parent
+_LAUNCH = "import sys, queue_objectives; from bbopt.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def start_bbopt(*args: str, **env: str) -> subprocess.Popen[str]:
+    """``bbopt ARGS`` in a new process that has imported tests/queue_objectives.py first
+    (so its objectives are registered), with ``env`` added to its environment."""
+    path = os.pathsep.join(filter(None, [str(_TESTS), os.environ.get("PYTHONPATH")]))
+    return subprocess.Popen(
+        [sys.executable, "-c", _LAUNCH, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": path, **env},
+    )
+
+
+@pytest.fixture
+def bbopt_process() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Starts ``bbopt`` processes (see :func:`start_bbopt`) and kills those still running
+    when the test ends."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, **env: str) -> subprocess.Popen[str]:
+        started.append(start_bbopt(*args, **env))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()

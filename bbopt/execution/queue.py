@@ -277,7 +277,8 @@ def run_queue(
                     withdraw(study, f"the driver stopped ({study.stop_reason})")
             active = study.active_trials
             if not stopping and len(active) < queue.in_flight:
-                runner.queue_next(pending)
+                if runner.queue_next(pending, limit=rules.max_evals) is None:
+                    study.stop_reason, stopping = "max_evals", True  # other drivers took the last
                 continue
             if stopping and not active:
                 break

@@ -22,6 +22,7 @@ from bbopt.execution.pruning import Pruning
 from bbopt.objective import Objective, evaluate_point
 from bbopt.pruners import Pruner
 from bbopt.space import Space
+from bbopt.storage import StudyFullError
 from bbopt.study import Study
 from bbopt.trial import Result, Trial, TrialOrigin, TrialState
 
@@ -145,31 +146,39 @@ class TrialRunner:
 
     # -- a trial's life ------------------------------------------------------------------
 
-    def start_next(self, pending: list[dict[str, Any]]) -> Trial:
+    def start_next(self, pending: list[dict[str, Any]], limit: int | None = None) -> Trial | None:
         """Start the next trial: a queued re-run of an abandoned trial, else the first
-        pending warm-start point, else the backend's pick."""
+        pending warm-start point, else the backend's pick.
+
+        ``limit`` (``max_evals``) caps the study's trials that are not re-runs, atomically
+        in the storage: None when the study holds them (other processes sharing the
+        study took the last ones)."""
         self.sync()
         for queued in self.study.queued_trials:
             claimed = self._claim(queued)
             if claimed is not None:
                 return claimed
-        return self._next(pending, TrialState.RUNNING)
+        return self._next(pending, TrialState.RUNNING, limit)
 
-    def queue_next(self, pending: list[dict[str, Any]]) -> Trial:
+    def queue_next(self, pending: list[dict[str, Any]], limit: int | None = None) -> Trial | None:
         """Queue the next point for queue workers, who claim it: the first pending warm-start
-        point, else the backend's pick (queued re-runs are already theirs)."""
-        return self._next(pending, TrialState.QUEUED)
+        point, else the backend's pick (queued re-runs are already theirs); ``limit`` as
+        for :meth:`start_next`."""
+        return self._next(pending, TrialState.QUEUED, limit)
 
-    def _next(self, pending: list[dict[str, Any]], state: TrialState) -> Trial:
+    def _next(
+        self, pending: list[dict[str, Any]], state: TrialState, limit: int | None
+    ) -> Trial | None:
         if pending:
-            return self._start(pending.pop(0), TrialOrigin.WARM_START, state)
+            return self._start(pending.pop(0), TrialOrigin.WARM_START, state, limit)
         began = time.perf_counter()
         (suggestion,) = self.backend.ask(1)
         seconds = time.perf_counter() - began
         trial = self._start(
-            suggestion.flat_params, TrialOrigin.BACKEND, state, seconds, suggestion.budget
+            suggestion.flat_params, TrialOrigin.BACKEND, state, limit, seconds, suggestion.budget
         )
-        self._suggestions[trial.tid] = suggestion
+        if trial is not None:
+            self._suggestions[trial.tid] = suggestion
         return trial
 
     def _start(
@@ -177,9 +186,10 @@ class TrialRunner:
         flat: Mapping[str, Any],
         origin: TrialOrigin,
         state: TrialState,
+        limit: int | None,
         suggest_seconds: float | None = None,
         budget: float | None = None,
-    ) -> Trial:
+    ) -> Trial | None:
         trial = Trial(
             tid=-1,
             flat_params=dict(flat),
@@ -192,7 +202,11 @@ class TrialRunner:
             owner=self.study.owner,
             budget=budget,
         )
-        return self.study.add_trial(trial)
+        try:
+            return self.study.add_trial(trial, limit=limit)
+        except StudyFullError:
+            self.study.refresh()  # the trials that filled it
+            return None
 
     def _claim(self, queued: Trial) -> Trial | None:
         """Start ``queued`` here, unless another process claimed it first."""

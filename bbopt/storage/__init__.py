@@ -17,6 +17,7 @@ from bbopt.storage.base import (
     Storage,
     StorageContentError,
     StorageError,
+    StudyFullError,
     StudyRecord,
 )
 from bbopt.storage.memory import InMemoryStorage
@@ -34,6 +35,7 @@ __all__ = [
     "StorageContentError",
     "StorageError",
     "StorageLike",
+    "StudyFullError",
     "StudyRecord",
     "as_storage",
     "existing_storage",

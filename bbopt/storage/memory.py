@@ -6,7 +6,13 @@ import copy
 import threading
 from typing import Any
 
-from bbopt.storage.base import DuplicateTrialError, Storage, StorageError, StudyRecord
+from bbopt.storage.base import (
+    DuplicateTrialError,
+    Storage,
+    StorageError,
+    StudyFullError,
+    StudyRecord,
+)
 from bbopt.trial import Trial, TrialState
 
 
@@ -55,9 +61,12 @@ class InMemoryStorage(Storage):
         except KeyError:
             raise StorageError(f"no study {study!r} in this storage") from None
 
-    def add_trial(self, study: str, trial: Trial) -> int:
+    def add_trial(self, study: str, trial: Trial, *, limit: int | None = None) -> int:
         with self._lock:
             trials = self._study_trials(study)
+            fresh = len(trials) - len(self._reruns[study])  # trials that are not re-runs
+            if limit is not None and trial.retry_of is None and fresh >= limit:
+                raise StudyFullError(f"study {study!r} holds its {limit} trials")
             if trial.retry_of is not None:
                 if trial.retry_of in self._reruns[study]:
                     raise DuplicateTrialError(

@@ -3,7 +3,8 @@
 ``storage="mongodb://host:27017/db"`` (or ``mongodb+srv://...``) keeps studies in
 database ``db`` (default ``bbopt``), in four collections:
 
-- ``bbopt_studies``: ``{_id: name, record: JSON text, next_tid: int}``;
+- ``bbopt_studies``: ``{_id: name, record: JSON text, next_tid, fresh}`` (the next
+  trial id, and how many trials are not re-runs: what ``limit`` counts);
 - ``bbopt_trials``: ``{study, tid, state, loss, owner, retry_of, record: JSON text}``,
   with a unique index on ``(study, tid)`` and a unique partial index on
   ``(study, retry_of)`` (``retry_of`` is present only on re-runs), so no id is given
@@ -13,7 +14,8 @@ database ``db`` (default ``bbopt``), in four collections:
 
 Trials are stored as in SQLite: tid, state, owner and retry_of in their own fields
 (the truth, changed atomically), the rest of :meth:`Trial.to_dict` as JSON text.
-Ids come from an atomic ``$inc`` of the study's ``next_tid``; an insert that meets
+Ids come from an atomic ``$inc`` of the study's ``next_tid`` (with ``limit``, only
+while ``fresh`` is below it, in the same update); an insert that meets
 a taken id (a counter behind its trials, e.g. after a restore) moves the counter
 past the highest stored id and takes the next one. A process that dies between
 taking an id and inserting its trial leaves that id unused (studies skip holes).
@@ -36,7 +38,13 @@ from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from bbopt.errors import MissingDependencyError
-from bbopt.storage.base import DuplicateTrialError, Storage, StorageError, StudyRecord
+from bbopt.storage.base import (
+    DuplicateTrialError,
+    Storage,
+    StorageError,
+    StudyFullError,
+    StudyRecord,
+)
 from bbopt.storage.records import dumps, parse_study, parse_trial, trial_text
 from bbopt.trial import Trial, TrialRecordError, TrialState
 
@@ -201,18 +209,24 @@ class MongoStorage(Storage):
         database[BLOBS].create_index([("study", 1), ("key", 1)], unique=True, name="study_key")
 
     def _call(self, action: Callable[[Any], T], *, write: bool) -> T:
-        """``action(database)``; pymongo errors become StorageErrors without credentials."""
+        """``action(database)``; the driver's errors become StorageErrors without credentials
+        (raised outside the handler, so they do not even carry the original as context)."""
         errors = _pymongo().errors
         try:
             return action(self._database(write))
+        except StorageError:
+            raise
         except errors.DuplicateKeyError as exc:
-            raise DuplicateTrialError(f"{self.address}: {self._scrub(exc)}") from None
-        except errors.PyMongoError as exc:
-            raise StorageError(f"{self.address}: {self._scrub(exc)}") from None
+            failure: StorageError = DuplicateTrialError(f"{self.address}: {self._scrub(exc)}")
+        except Exception as exc:  # pymongo's, and a few plain ones (a failed handshake)
+            failure = StorageError(f"{self.address}: {self._scrub(exc)}")
+        raise failure
 
     def _scrub(self, error: BaseException) -> str:
         """The text of ``error`` with every form of the credentials replaced by ``***``."""
-        text = str(error) or type(error).__name__
+        text = str(error)
+        if not isinstance(error, _pymongo().errors.PyMongoError):
+            text = f"{type(error).__name__}: {text}"
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return text
@@ -224,7 +238,13 @@ class MongoStorage(Storage):
             try:
                 database[STUDIES].update_one(
                     {"_id": record.name},
-                    {"$setOnInsert": {"record": dumps(record.to_dict()), "next_tid": 0}},
+                    {
+                        "$setOnInsert": {
+                            "record": dumps(record.to_dict()),
+                            "next_tid": 0,
+                            "fresh": 0,
+                        }
+                    },
                     upsert=True,
                 )
             except _pymongo().errors.DuplicateKeyError:
@@ -254,7 +274,7 @@ class MongoStorage(Storage):
 
     # -- trials ----------------------------------------------------------------------------
 
-    def add_trial(self, study: str, trial: Trial) -> int:
+    def add_trial(self, study: str, trial: Trial, *, limit: int | None = None) -> int:
         fields = _trial_fields(trial)
         duplicate = _pymongo().errors.DuplicateKeyError
 
@@ -265,12 +285,21 @@ class MongoStorage(Storage):
                 raise DuplicateTrialError(
                     f"study {study!r}: trial {trial.retry_of} already has a re-run"
                 )
+            counts = trial.retry_of is None  # a trial that limit counts
             for _ in range(_ID_ATTEMPTS):
+                query: dict[str, Any] = {"_id": study}
+                increments = {"next_tid": 1}
+                if counts:
+                    increments["fresh"] = 1
+                    if limit is not None:
+                        query["fresh"] = {"$lt": limit}
                 counter = database[STUDIES].find_one_and_update(
-                    {"_id": study}, {"$inc": {"next_tid": 1}}, projection={"next_tid": 1}
+                    query, {"$inc": increments}, projection={"next_tid": 1}
                 )  # the document before the increment: its next_tid is ours
                 if counter is None:
-                    raise StorageError(f"no study {study!r} in {self.address}")
+                    self._require_study(database, study)
+                    raise StudyFullError(f"study {study!r} holds its {limit} trials")
+                counts = False  # counted once, whatever the attempts for a free id
                 tid = int(counter["next_tid"])
                 try:
                     trials.insert_one({"study": study, "tid": tid, **fields})

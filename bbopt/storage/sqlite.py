@@ -31,6 +31,7 @@ from bbopt.storage.base import (
     Storage,
     StorageContentError,
     StorageError,
+    StudyFullError,
     StudyRecord,
 )
 from bbopt.storage.records import TRIAL_COLUMNS, dumps, parse_trial, trial_text
@@ -355,14 +356,17 @@ class SQLiteStorage(Storage):
 
     # -- trials ------------------------------------------------------------------------
 
-    def add_trial(self, study: str, trial: Trial) -> int:
+    def add_trial(self, study: str, trial: Trial, *, limit: int | None = None) -> int:
         state, loss, text = _trial_values(trial)
 
         def insert(conn: sqlite3.Connection) -> int:
             study_id = self._study_id(conn, study)
-            (last,) = conn.execute(
-                "SELECT MAX(tid) FROM trials WHERE study_id = ?", (study_id,)
+            (last, fresh) = conn.execute(
+                "SELECT MAX(tid), COUNT(*) - COUNT(retry_of) FROM trials WHERE study_id = ?",
+                (study_id,),
             ).fetchone()
+            if limit is not None and trial.retry_of is None and fresh >= limit:
+                raise StudyFullError(f"study {study!r} holds its {limit} trials")
             tid = 0 if last is None else int(last) + 1
             conn.execute(
                 "INSERT INTO trials (study_id, tid, state, loss, owner, retry_of, record) "
