@@ -142,9 +142,8 @@ def read_settings(study: Study) -> QueueSettings | None:
 
 def publish(study: Study, objective: Objective, space: Space, queue: WorkQueue) -> QueueSettings:
     """Store the study and what workers need to run its queued trials."""
-    study.store()
-    by_name = _registered(objective)
-    if not by_name:
+    packed: bytes | None = None  # the pickled objective, for one workers cannot find by name
+    if not _registered(objective):
         if not queue.pickle:
             raise ValueError(
                 f"objective {objective.name!r} is not registered, so queue workers cannot "
@@ -155,11 +154,14 @@ def publish(study: Study, objective: Objective, space: Space, queue: WorkQueue) 
             )
         from bbopt.execution.worker import pack_objective
 
-        study.storage.put_blob(study.name, OBJECTIVE_BLOB, pack_objective(objective, space))
+        packed = pack_objective(objective, space)
+    study.store()
+    if packed is not None:
+        study.storage.put_blob(study.name, OBJECTIVE_BLOB, packed)
     settings = QueueSettings(
         objective=objective.name,
         fingerprint=space.fingerprint(),
-        pickled=not by_name,
+        pickled=packed is not None,
         token=uuid.uuid4().hex,
         heartbeat=queue.heartbeat,
         grace=queue.grace,

@@ -182,7 +182,8 @@ class Storage(ABC):
         raise StorageError(f"{type(self).__name__} keeps no blobs (needed for {key!r})")
 
     def get_blob(self, study: str, key: str) -> bytes | None:
-        """The study's blob ``key``, or None (also for storages that keep no blobs)."""
+        """The study's blob ``key``, or None (also for an unknown study, and for storages
+        that keep no blobs)."""
         return None
 
     def close(self) -> None:  # noqa: B027  (optional: most storages hold nothing to close)

@@ -444,8 +444,9 @@ class SQLiteStorage(Storage):
             if tables is None:
                 return None
             row = conn.execute(
-                "SELECT data FROM blobs WHERE study_id = ? AND key = ?",
-                (self._study_id(conn, study), key),
+                "SELECT data FROM blobs JOIN studies USING (study_id) "
+                "WHERE studies.name = ? AND key = ?",
+                (study, key),
             ).fetchone()
             return None if row is None else bytes(row[0])
 

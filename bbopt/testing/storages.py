@@ -312,6 +312,7 @@ def check_blobs(target: StorageUnderTest) -> None:
     assert storage.get_blob("s", "settings") == b'{"v": 2}', "a second put must replace"
     assert storage.get_blob("t", "objective") is None, "blobs belong to one study"
     assert storage.get_blob("s", "missing") is None
+    assert storage.get_blob("missing", "objective") is None, "an unknown study has no blobs"
     try:
         storage.put_blob("missing", "objective", data)
     except StorageError:
