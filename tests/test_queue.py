@@ -3,6 +3,7 @@ claim, heartbeat, evaluate and record them; dead workers' trials are re-queued o
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -172,6 +173,30 @@ def test_the_queue_in_one_process_equals_a_serial_run(tmp_path: Path) -> None:
     assert _result(thread, out) == 15
     assert [t.flat_params for t in queued.trials] == [t.flat_params for t in serial.trials]
     assert queued.best_loss == serial.best_loss
+
+
+def test_max_queue_len_keeps_that_many_waiting_however_many_run(tmp_path: Path) -> None:
+    """hyperopt's rule: one trial waits for a worker; the two workers both run trials."""
+    storage = SQLiteStorage(tmp_path / "s.db")
+    waiting: list[int] = []
+    threads = [
+        _in_thread(QueueWorker(storage, "s", poll=0.005, idle_timeout=1.0).run) for _ in range(2)
+    ]
+    study = bbopt.minimize(
+        "queue.sleepy",
+        max_evals=10,
+        seed=0,
+        storage=storage,
+        study="s",
+        executor=WorkQueue(max_queue_len=1, poll=0.005),
+        callbacks=[lambda study, trial: waiting.append(len(study.queued_trials))],
+        progress=False,
+    )
+    assert sum(_result(*thread) for thread in threads) == 10
+    assert len(study.finished_trials) == 10 and max(waiting) <= 1
+    spans = sorted((t.started_at, t.finished_at) for t in study.trials)
+    overlaps = sum(a[1] > b[0] for a, b in itertools.pairwise(spans))
+    assert overlaps >= 3, "the two workers ran trials at the same time"
 
 
 # -- worker processes against a real wire-protocol server ---------------------------

@@ -60,8 +60,10 @@ class WorkQueue:
     ``executor="queue"`` is ``WorkQueue()``).
 
     ``in_flight``: trials kept queued or running (``workers=N`` sets it too); give it
-    the number of workers plus one or two, so a worker that frees finds a trial waiting
-    (hyperopt's ``max_queue_len`` counts only the waiting ones). ``heartbeat``: seconds
+    the number of workers plus one or two, so a worker that frees finds a trial waiting.
+    ``max_queue_len``: hyperopt's rule instead: keep that many trials waiting for a
+    worker, however many run (the driver then need not know how many workers there
+    are; their trials are suggested without the results of those running). ``heartbeat``: seconds
     between a worker's signs of life; ``grace``: seconds without one after which its
     trial is abandoned and re-queued (at least twice ``heartbeat``). ``poll``: seconds
     between the driver's reads of the study. ``pickle``: store the objective pickled
@@ -70,18 +72,19 @@ class WorkQueue:
     """
 
     in_flight: int = 4
+    max_queue_len: int | None = None
     heartbeat: float = 2.0
     grace: float = 20.0
     poll: float = 0.1
     pickle: bool = False
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.in_flight, bool)
-            or not isinstance(self.in_flight, int)
-            or self.in_flight < 1
-        ):
-            raise ValueError(f"in_flight must be an integer >= 1, got {self.in_flight!r}")
+        for name in ("in_flight", "max_queue_len"):
+            value = getattr(self, name)
+            if name == "max_queue_len" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         for name in ("heartbeat", "grace", "poll"):
             _positive(name, getattr(self, name))
         if self.grace < 2 * self.heartbeat:
@@ -89,6 +92,12 @@ class WorkQueue:
                 f"grace ({self.grace!r} s) must be at least twice heartbeat "
                 f"({self.heartbeat!r} s), or live workers would be taken for dead"
             )
+
+    def has_room(self, active: list[Trial]) -> bool:
+        """Whether a driver with these queued and running trials queues one more."""
+        if self.max_queue_len is None:
+            return len(active) < self.in_flight
+        return sum(t.state is TrialState.QUEUED for t in active) < self.max_queue_len
 
 
 @dataclass(frozen=True)
@@ -278,7 +287,7 @@ def run_queue(
                 if stopping and study.stop_reason != "max_evals":
                     withdraw(study, f"the driver stopped ({study.stop_reason})")
             active = study.active_trials
-            if not stopping and len(active) < queue.in_flight:
+            if not stopping and queue.has_room(active):
                 if runner.queue_next(pending, limit=rules.max_evals) is None:
                     study.stop_reason, stopping = "max_evals", True  # other drivers took the last
                 continue
