@@ -20,6 +20,7 @@ import bbopt
 from bbopt import hp
 from bbopt.backends import Observation
 from bbopt.backends.native import RandomSearch
+from bbopt.cli import main
 from bbopt.execution import worker_name
 from bbopt.space import as_space
 from bbopt.storage import MongoStorage, StorageError, as_storage
@@ -224,3 +225,29 @@ def test_each_process_asks_with_the_whole_shared_history(
     missing = [p for p in before if p not in told]
     assert not missing, f"{len(missing)} trials of the other process were never told"
     assert len(backend.told) == len(mine) + len(told)
+
+
+def test_the_command_line_reads_and_writes_mongodb(
+    mongo_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--storage", mongo_url]
+    run = ["run", "toy.sin", *base, "--study", "cli", "--max-evals", "3", "--seed", "0"]
+    assert main([*run, "--quiet"]) == 0
+    assert main(["studies", *base]) == 0
+    assert main(["show", "cli", *base]) == 0
+    assert main(["export", "cli", *base, "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert "study 'cli': 3 trials (3 done)" in out
+    assert re.search(r"^cli\s+toy\.sin\s+hyperopt\.tpe\s+3\s+0", out, re.MULTILINE), out
+    assert f"study 'cli' in {mongo_url}" in out
+    exported = json.loads(out[out.index('{\n "name": "cli"') :])
+    assert [t["tid"] for t in exported["trials"]] == [0, 1, 2]
+
+
+def test_a_worker_shows_no_credentials(mongo_server: LocalMongo, bbopt_process: Any) -> None:
+    url = mongo_server.url("creds").replace("//", f"//{USER}:{SECRET}@")
+    worker = bbopt_process("worker", "--storage", url, "--idle-timeout", "0.1")
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 1, err  # nx-27017 refuses the handshake
+    assert "bbopt: error: mongodb://127.0.0.1" in err
+    assert SECRET not in out + err and USER not in out + err, err
