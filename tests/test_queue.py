@@ -51,6 +51,23 @@ def _in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, dict[str, A
     return thread, out
 
 
+def _drive(
+    url: str, study: str, max_evals: int, seed: int, queue: WorkQueue
+) -> tuple[threading.Thread, dict[str, Any]]:
+    """A driver of ``queue.sleepy`` trials, in a thread (see :func:`_result`)."""
+    return _in_thread(
+        lambda: bbopt.minimize(
+            "queue.sleepy",
+            max_evals=max_evals,
+            seed=seed,
+            storage=url,
+            study=study,
+            executor=queue,
+            progress=False,
+        )
+    )
+
+
 def _result(thread: threading.Thread, out: dict[str, Any], timeout: float = 120) -> Any:
     thread.join(timeout)
     assert not thread.is_alive(), "the driver did not finish"
@@ -236,17 +253,7 @@ def test_three_workers_and_a_driver_complete_60_trials(
 @pytest.mark.slow
 def test_a_killed_workers_trial_is_re_run_once(mongo_url: str, bbopt_process: Start) -> None:
     victim = _worker(bbopt_process, mongo_url, "kill", QUEUE_TEST_SLEEP="0.4")
-    thread, out = _in_thread(
-        lambda: bbopt.minimize(
-            "queue.sleepy",
-            max_evals=5,
-            seed=1,
-            storage=mongo_url,
-            study="kill",
-            executor=FAST,
-            progress=False,
-        )
-    )
+    thread, out = _drive(mongo_url, "kill", 5, 1, FAST)
     killed = _wait_for(lambda: _running_on(mongo_url, "kill", victim.pid), what="a running trial")
     victim.kill()  # SIGKILL: no chance to give the trial back
     victim.communicate()
@@ -270,16 +277,8 @@ def test_a_late_result_from_a_worker_taken_for_dead_is_refused(
     mongo_url: str, bbopt_process: Start
 ) -> None:
     sleeper = _worker(bbopt_process, mongo_url, "late", QUEUE_TEST_SLEEP="0.6")
-    thread, out = _in_thread(
-        lambda: bbopt.minimize(
-            "queue.sleepy",
-            max_evals=3,
-            seed=2,
-            storage=mongo_url,
-            study="late",
-            executor=WorkQueue(in_flight=1, heartbeat=0.2, grace=1.0, poll=0.02),
-            progress=False,
-        )
+    thread, out = _drive(
+        mongo_url, "late", 3, 2, WorkQueue(in_flight=1, heartbeat=0.2, grace=1.0, poll=0.02)
     )
     paused = _wait_for(lambda: _running_on(mongo_url, "late", sleeper.pid), what="a trial")
     os.kill(sleeper.pid, signal.SIGSTOP)  # alive but silent: no heartbeat, no result
@@ -331,17 +330,8 @@ def test_mongo_and_sqlite_hold_the_same_trials(
 @pytest.mark.slow
 def test_a_stopped_worker_gives_its_trial_back(mongo_url: str, bbopt_process: Start) -> None:
     leaving = _worker(bbopt_process, mongo_url, "term", QUEUE_TEST_SLEEP="5")
-    thread, out = _in_thread(
-        lambda: bbopt.minimize(
-            "queue.sleepy",
-            max_evals=2,
-            seed=3,
-            storage=mongo_url,
-            study="term",
-            executor=WorkQueue(in_flight=1, grace=60, poll=0.02),  # no reaping in this test
-            progress=False,
-        )
-    )
+    no_reaping = WorkQueue(in_flight=1, grace=60, poll=0.02)
+    thread, out = _drive(mongo_url, "term", 2, 3, no_reaping)
     left = _wait_for(lambda: _running_on(mongo_url, "term", leaving.pid), what="a trial")
     (log,) = _stop(leaving)
     assert f"trial {left.tid} given back to the queue" in log
