@@ -105,8 +105,8 @@ class QueueWorker:
 
     ``poll``: seconds between looks when nothing is queued. ``idle_timeout``: stop
     after that many seconds without a trial (None: never). ``max_trials``: stop after
-    evaluating that many. ``allow_pickle``: run objectives the driver stored pickled
-    (code from the database: only for databases you trust).
+    evaluating that many (hyperopt's ``--max-jobs``). ``allow_pickle``: run objectives
+    the driver stored pickled (code from the database: only for databases you trust).
     """
 
     def __init__(
@@ -125,7 +125,7 @@ class QueueWorker:
         self.poll = poll
         self.idle_timeout = idle_timeout
         self.max_trials = max_trials
-        self.evaluated = 0  # trials this worker ran to the end
+        self.evaluated = 0  # trials this worker ran to the end (recorded, or refused as late)
         self.name = worker_name()
         self._served: dict[str, _Served] = {}
 
@@ -258,8 +258,8 @@ class QueueWorker:
         finished = finished_trial(
             beat.trial, params, result, time.perf_counter() - started, self.name
         )
+        self.evaluated += 1
         if study.update_trial(finished, expected_state=TrialState.RUNNING):
-            self.evaluated += 1
             log.info("study %r: trial %s %s", study.name, trial.tid, _outcome(finished))
         else:
             log.warning(
