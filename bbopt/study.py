@@ -188,14 +188,19 @@ class Study:
         return written
 
     def refresh(self) -> list[Trial]:
-        """Read what other processes changed: new trials, and new states of the trials
-        not finished here. Returns the trials that are new or changed."""
+        """Read what other processes changed: new trials, and new states (or heartbeats,
+        see :mod:`bbopt.execution.queue`) of the trials not finished here. Returns the
+        trials that are new or changed."""
         if not self._stored:
             return []
         changed = []
         for trial in self.storage.get_trials(self.name, after=self._first_unsettled() - 1):
             known = self.trial(trial.tid)
-            if known is None or known.state is not trial.state:
+            if (
+                known is None
+                or known.state is not trial.state
+                or known.heartbeat_at != trial.heartbeat_at
+            ):
                 self._keep(trial)
                 changed.append(trial)
         return changed

@@ -3,6 +3,7 @@ claim, heartbeat, evaluate and record them; dead workers' trials are re-queued o
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ import queue_objectives
 
 import bbopt
 from bbopt import WorkQueue
-from bbopt.execution.queue import SETTINGS_BLOB, QueueSettings
+from bbopt.execution.queue import SETTINGS_BLOB, Liveness, QueueSettings
 from bbopt.execution.queue_worker import QueueWorker
 from bbopt.space import as_space
 from bbopt.storage import InMemoryStorage, MongoStorage, SQLiteStorage, as_storage
@@ -190,6 +192,59 @@ def test_the_queue_in_one_process_equals_a_serial_run(tmp_path: Path) -> None:
     assert _result(thread, out) == 15
     assert [t.flat_params for t in queued.trials] == [t.flat_params for t in serial.trials]
     assert queued.best_loss == serial.best_loss
+
+
+def test_a_live_worker_keeps_a_trial_longer_than_the_grace_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Heartbeats keep a 1.5 s trial alive under a 0.6 s grace period: never reaped."""
+    monkeypatch.setenv("QUEUE_TEST_SLEEP", "1.5")
+    storage = SQLiteStorage(tmp_path / "s.db")
+    thread, out = _in_thread(QueueWorker(storage, "s", poll=0.01, idle_timeout=1.0).run)
+    study = bbopt.minimize(
+        "queue.sleepy",
+        max_evals=2,
+        seed=0,
+        storage=storage,
+        study="s",
+        executor=WorkQueue(in_flight=1, heartbeat=0.1, grace=0.6, poll=0.02),
+        progress=False,
+    )
+    assert _result(thread, out) == 2
+    assert [t.state for t in study.trials] == [TrialState.DONE] * 2, study.count_by_state()
+    assert all(
+        t.heartbeat_at and t.started_at and t.heartbeat_at > t.started_at for t in study.trials
+    )
+
+
+def test_a_point_that_loses_its_worker_every_time_fails_after_three_attempts(
+    tmp_path: Path,
+) -> None:
+    """Trials whose heartbeat stops are abandoned and re-queued, twice; the third lost
+    attempt is recorded as failed, so a point that kills its workers cannot loop."""
+    study = Study("s", as_space(queue_objectives.SPACE), storage=SQLiteStorage(tmp_path / "s.db"))
+    liveness = Liveness(grace=0.05)
+    study.add_trial(_queued())
+    for attempt in range(3):
+        (queued,) = study.queued_trials
+        now = datetime.now(timezone.utc)
+        running = dataclasses.replace(
+            queued, state=TrialState.RUNNING, heartbeat_at=now, worker=f"gone:{attempt}"
+        )
+        assert study.update_trial(running, expected_state=TrialState.QUEUED)
+        assert liveness.reap(study, requeue=True) == [], "first seen: watched, not reaped"
+        time.sleep(0.06)
+        (ended,) = liveness.reap(study, requeue=True)
+        assert ended.tid == running.tid
+    states = [(t.state, t.retry_of) for t in study.trials]
+    assert states == [
+        (TrialState.ABANDONED, None),
+        (TrialState.ABANDONED, 0),
+        (TrialState.FAILED, 1),
+    ], states
+    assert study.trials[2].error == (
+        "no heartbeat from worker gone:2 for 0.05 s, on each of its 3 attempts"
+    )
 
 
 def test_max_queue_len_keeps_that_many_waiting_however_many_run(tmp_path: Path) -> None:

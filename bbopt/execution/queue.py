@@ -12,7 +12,8 @@ hyperopt's MongoDB mode, on bbopt's storages. ``minimize(..., storage=
 3. every ``poll`` seconds it reads the study: trials the workers finished are told to
    the backend (:meth:`TrialRunner.sync`); a running trial whose heartbeat has not
    changed for ``grace`` seconds (its worker was killed, its machine is gone) is
-   abandoned and re-queued once;
+   abandoned and re-queued once (after MAX_ATTEMPTS lost workers in a row, the point
+   is recorded as failed);
 4. when a stop rule fires, it stops queueing. After ``max_evals`` it waits until every
    queued and running trial is finished; after the other rules (and on Ctrl-C) it
    withdraws the trials no worker claimed yet (abandoned: a resumed study runs them)
@@ -47,6 +48,9 @@ from bbopt.trial import Trial, TrialState
 SETTINGS_BLOB = "queue"
 OBJECTIVE_BLOB = "objective.pickle"
 SETTINGS_VERSION = 1
+#: A point whose worker was lost this many times in a row is recorded as failed.
+MAX_ATTEMPTS = 3
+LOST = "no heartbeat from worker"
 
 
 def _positive(name: str, value: Any) -> None:
@@ -215,23 +219,35 @@ class Liveness:
 
     def reap(self, study: Study, requeue: bool) -> list[Trial]:
         """Abandon the stale trials (compare-and-set from RUNNING) and, with ``requeue``,
-        queue one re-run of each; returns the trials this call abandoned."""
-        abandoned = []
+        queue one re-run of each; a point whose workers were lost on each of its
+        MAX_ATTEMPTS attempts is recorded as failed instead (it may be what kills them).
+        Returns the trials this call gave up."""
+        given_up = []
         for trial in self.stale(study):
-            given_up = dataclasses.replace(
-                trial,
-                state=TrialState.ABANDONED,
-                finished_at=datetime.now(timezone.utc),
-                error=(
-                    f"abandoned: no heartbeat from worker {trial.worker or trial.owner} "
-                    f"for {self.grace:g} s"
-                ),
+            lost = f"{LOST} {trial.worker or trial.owner} for {self.grace:g} s"
+            attempts = 1 + _lost_before(study, trial)
+            if attempts >= MAX_ATTEMPTS:
+                state, error = TrialState.FAILED, f"{lost}, on each of its {attempts} attempts"
+            else:
+                state, error = TrialState.ABANDONED, f"abandoned: {lost}"
+            ended = dataclasses.replace(
+                trial, state=state, finished_at=datetime.now(timezone.utc), error=error
             )
-            if study.update_trial(given_up, expected_state=TrialState.RUNNING):
-                abandoned.append(given_up)
-                if requeue:
-                    study.queue_rerun(given_up)
-        return abandoned
+            if study.update_trial(ended, expected_state=TrialState.RUNNING):
+                given_up.append(ended)
+                if requeue and state is TrialState.ABANDONED:
+                    study.queue_rerun(ended)
+        return given_up
+
+
+def _lost_before(study: Study, trial: Trial) -> int:
+    """How many earlier attempts at ``trial``'s point lost their worker (its chain of
+    ``retry_of``)."""
+    count, tid = 0, trial.retry_of
+    while tid is not None and (earlier := study.trial(tid)) is not None:
+        count += LOST in (earlier.error or "")
+        tid = earlier.retry_of
+    return count
 
 
 def withdraw(study: Study, reason: str) -> int:

@@ -239,7 +239,7 @@ class QueueWorker:
         for served in self._served.values():
             if served.liveness is not None and served.refusal is None:
                 for trial in served.liveness.reap(served.study, requeue=True):
-                    log.warning("study %r: %s; re-queued", served.study.name, trial.error)
+                    log.warning("study %r, trial %s: %s", served.study.name, trial.tid, trial.error)
 
     # -- running a trial ---------------------------------------------------------------
 
