@@ -24,7 +24,7 @@ import bbopt
 from bbopt.errors import BBoptError, OptionValueError, UnknownNameError, UnknownOptionError
 from bbopt.storage import StorageContentError
 from bbopt.study import Study
-from bbopt.worker_cli import add_worker_command
+from bbopt.worker_cli import add_worker_arguments, add_worker_command, run_worker
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -69,6 +69,21 @@ def run_handler(handler: Handler, args: argparse.Namespace) -> int:
         return _fail("interrupted", INTERRUPTED)
     finally:
         warnings.formatwarning = formatwarning
+
+
+def mongo_worker_main(argv: Sequence[str] | None = None) -> int:
+    """``bbopt-mongo-worker``: bbopt's queue worker with hyperopt-mongo-worker's options."""
+    parser = _Parser(
+        prog="bbopt-mongo-worker",
+        description="bbopt's queue worker under hyperopt-mongo-worker's name: claim queued "
+        "trials from MongoDB, evaluate them, write results.",
+    )
+    add_worker_arguments(parser, hyperopt_names=True)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    return run_handler(run_worker, args)
 
 
 def _format_warning(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> str:

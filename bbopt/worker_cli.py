@@ -3,8 +3,9 @@
 ``bbopt worker --storage mongodb://host:27017/db [--study NAME]`` claims queued
 trials of the studies a driver runs with ``executor="queue"``, evaluates them and
 writes their results (:class:`~bbopt.execution.queue_worker.QueueWorker`).
-``bbopt-mongo-worker --mongo=host:27017/db [--exp-key NAME]`` is the same worker
-under hyperopt-mongo-worker's name and options.
+``bbopt-mongo-worker --mongo=host:27017/db [--exp-key NAME]`` (:func:`bbopt.cli
+.mongo_worker_main`) is the same worker under hyperopt-mongo-worker's name and
+options.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 
@@ -117,16 +117,3 @@ def run_worker(args: argparse.Namespace) -> int:
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
-
-
-def mongo_worker_main(argv: Sequence[str] | None = None) -> int:
-    """``bbopt-mongo-worker``: hyperopt-mongo-worker's options, bbopt's worker."""
-    from bbopt.cli import run_handler
-
-    parser = argparse.ArgumentParser(
-        prog="bbopt-mongo-worker",
-        description="bbopt's queue worker under hyperopt-mongo-worker's name: claim queued "
-        "trials from MongoDB, evaluate them, write results.",
-    )
-    add_worker_arguments(parser, hyperopt_names=True)
-    return run_handler(run_worker, parser.parse_args(argv))

@@ -23,7 +23,7 @@ from bbopt.backends.native import RandomSearch
 from bbopt.cli import main
 from bbopt.execution import worker_name
 from bbopt.space import as_space
-from bbopt.storage import MongoStorage, StorageError, as_storage
+from bbopt.storage import MongoStorage, StorageContentError, StorageError, as_storage
 from bbopt.storage.mongo import TRIALS, display_address, hyperopt_url
 from bbopt.testing.servers import LocalMongo, free_port
 
@@ -123,10 +123,10 @@ def test_stored_content_is_checked_as_data(mongo_url: str) -> None:
     storage = MongoStorage(mongo_url, timeout=5)
     trials = storage._database(write=False)[TRIALS]
     trials.update_one({"study": "s", "tid": 1}, {"$set": {"record": '{"flat_params": "no"}'}})
-    with pytest.raises(StorageError, match=r"study 's', trial 1: field 'flat_params'"):
+    with pytest.raises(StorageContentError, match=r"study 's', trial 1: field 'flat_params'"):
         storage.get_trials("s")
     trials.update_one({"study": "s", "tid": 1}, {"$set": {"record": "__import__('os')"}})
-    with pytest.raises(StorageError, match="trial 1: field 'record' is not JSON"):
+    with pytest.raises(StorageContentError, match="trial 1: field 'record' is not JSON"):
         bbopt.load_study("s", mongo_url)
 
 

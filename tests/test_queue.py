@@ -70,6 +70,12 @@ def _drive(
     )
 
 
+def _own(storage: SQLiteStorage) -> SQLiteStorage:
+    """The same file through its own connection, as a worker process would have it (a
+    study rereads its file only after another connection wrote it)."""
+    return SQLiteStorage(storage.path)
+
+
 def _result(thread: threading.Thread, out: dict[str, Any], timeout: float = 120) -> Any:
     thread.join(timeout)
     assert not thread.is_alive(), "the driver did not finish"
@@ -160,7 +166,7 @@ def test_a_stop_rule_withdraws_the_trials_no_worker_took(tmp_path: Path) -> None
     assert first.stop_reason == "timeout"
     assert [t.state for t in first.trials] == [TrialState.ABANDONED] * 2
     assert all(t.error and t.error.startswith("withdrawn") for t in first.trials)
-    worker = QueueWorker(storage, "s", poll=0.01, idle_timeout=1.0)
+    worker = QueueWorker(_own(storage), "s", poll=0.01, idle_timeout=1.0)
     thread, out = _in_thread(worker.run)
     again = bbopt.minimize("queue.instant", max_evals=5, executor=FAST, **settings)
     assert _result(thread, out) == 5
@@ -174,7 +180,7 @@ def test_the_queue_in_one_process_equals_a_serial_run(tmp_path: Path) -> None:
     """One in-flight trial and one worker thread: the backend sees exactly what a serial
     run sees (its own suggestions, told in order), so the trials are the same."""
     storage = SQLiteStorage(tmp_path / "s.db")
-    worker = QueueWorker(storage, "s", poll=0.005, idle_timeout=1.0)
+    worker = QueueWorker(_own(storage), "s", poll=0.005, idle_timeout=1.0)
     thread, out = _in_thread(worker.run)
     queued = bbopt.minimize(
         "queue.instant",
@@ -200,7 +206,7 @@ def test_a_live_worker_keeps_a_trial_longer_than_the_grace_period(
     """Heartbeats keep a 1.5 s trial alive under a 0.6 s grace period: never reaped."""
     monkeypatch.setenv("QUEUE_TEST_SLEEP", "1.5")
     storage = SQLiteStorage(tmp_path / "s.db")
-    thread, out = _in_thread(QueueWorker(storage, "s", poll=0.01, idle_timeout=1.0).run)
+    thread, out = _in_thread(QueueWorker(_own(storage), "s", poll=0.01, idle_timeout=1.0).run)
     study = bbopt.minimize(
         "queue.sleepy",
         max_evals=2,
@@ -252,7 +258,8 @@ def test_max_queue_len_keeps_that_many_waiting_however_many_run(tmp_path: Path) 
     storage = SQLiteStorage(tmp_path / "s.db")
     waiting: list[int] = []
     threads = [
-        _in_thread(QueueWorker(storage, "s", poll=0.005, idle_timeout=1.0).run) for _ in range(2)
+        _in_thread(QueueWorker(_own(storage), "s", poll=0.005, idle_timeout=1.0).run)
+        for _ in range(2)
     ]
     study = bbopt.minimize(
         "queue.sleepy",

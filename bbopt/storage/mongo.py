@@ -41,6 +41,7 @@ from bbopt.errors import MissingDependencyError
 from bbopt.storage.base import (
     DuplicateTrialError,
     Storage,
+    StorageContentError,
     StorageError,
     StudyFullError,
     StudyRecord,
@@ -353,7 +354,7 @@ class MongoStorage(Storage):
         try:
             return parse_trial(doc, doc.get("record"))
         except TrialRecordError as exc:
-            raise StorageError(
+            raise StorageContentError(
                 f"{self.address}: study {study!r}, trial {doc.get('tid')!r}: {exc}"
             ) from None
 

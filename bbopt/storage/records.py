@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bbopt.storage.base import StorageError, StudyRecord
+from bbopt.storage.base import StorageContentError, StudyRecord
 from bbopt.trial import Trial, TrialRecordError
 
 #: Trial fields kept in their own columns, not in the JSON record.
@@ -45,13 +45,13 @@ def parse_trial(columns: dict[str, Any], text: Any) -> Trial:
 
 
 def parse_study(where: str, name: str, text: Any) -> StudyRecord:
-    """A StudyRecord from the JSON text of :meth:`StudyRecord.to_dict`; StorageError
-    naming ``where`` (the storage), the study and the problem."""
+    """A StudyRecord from the JSON text of :meth:`StudyRecord.to_dict`;
+    StorageContentError naming ``where`` (the storage), the study and the problem."""
     try:
         data = json.loads(text)
     except (TypeError, ValueError):
-        raise StorageError(f"{where}: study {name!r}: its record is not JSON") from None
+        raise StorageContentError(f"{where}: study {name!r}: its record is not JSON") from None
     try:
         return StudyRecord.from_dict(data)
-    except StorageError as exc:
-        raise StorageError(f"{where}: {exc}") from None
+    except StorageContentError as exc:
+        raise StorageContentError(f"{where}: {exc}") from None
