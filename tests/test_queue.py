@@ -501,3 +501,41 @@ def test_hyperopts_worker_command(mongo_url: str, bbopt_process: Start) -> None:
     assert len(study.finished_trials) == 6
     assert {t.worker for t in study.trials} == {study.trials[0].worker}
     assert study.trials[0].worker and study.trials[0].worker.endswith(f":{worker.pid}")
+
+
+@pytest.mark.slow
+def test_mongo_trials_run_hyperopts_mongodb_mode(mongo_url: str) -> None:
+    """The tutorial's MongoDB mode with bbopt's names: MongoTrials + bbopt-mongo-worker."""
+    from hyperopt import hp as hyperopt_hp
+
+    from bbopt.hyperopt import MongoTrials, fmin, tpe
+
+    address = mongo_url.removeprefix("mongodb://")  # host:port/db
+    command = [
+        str(Path(sys.executable).parent / "bbopt-mongo-worker"),
+        f"--mongo={address}",
+        "--allow-pickle",  # fmin stores the function pickled, as hyperopt does
+        "--poll-interval",
+        "0.02",
+    ]
+    worker = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        trials = MongoTrials(f"mongo://{address}/jobs", exp_key="exp1")
+        best = fmin(
+            lambda x: (x - 1) ** 2,
+            hyperopt_hp.uniform("x", -5, 5),
+            algo=tpe.suggest,
+            max_evals=8,
+            trials=trials,
+            max_queue_len=2,
+            show_progressbar=False,
+        )
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
+    assert len(trials) == 8 and trials.statuses() == ["ok"] * 8
+    assert best == trials.argmin and trials.best_trial["result"]["loss"] == min(trials.losses())
+    stored = bbopt.load_study("exp1", mongo_url)
+    assert {t.worker for t in stored.trials} == {stored.trials[0].worker}
+    assert stored.trials[0].worker and stored.trials[0].worker.endswith(f":{worker.pid}")
