@@ -60,7 +60,7 @@ def add_worker_arguments(command: argparse.ArgumentParser, hyperopt_names: bool)
         metavar="SECONDS",
         help="stop after this long without a queued trial (default: never)",
     )
-    most = ["--max-trials", "--max-jobs"] if hyperopt_names else ["--max-trials"]
+    most = ["--stop-after", "--max-jobs"] if hyperopt_names else ["--stop-after"]
     command.add_argument(
         *most, dest="max_trials", type=int, default=None, metavar="N", help="stop after N trials"
     )

@@ -126,6 +126,19 @@ def mongo_url(mongo_server: LocalMongo) -> str:
 
 
 _TESTS = Path(__file__).parent
+
+
+@pytest.fixture
+def queue_objectives() -> Iterator[Any]:
+    """tests/queue_objectives.py's objectives, registered for one test."""
+    import queue_objectives
+
+    queue_objectives.register()
+    yield queue_objectives
+    for objective in queue_objectives.OBJECTIVES:
+        objective_registry._items.pop(objective.name, None)
+
+
 _LAUNCH = "import sys, queue_objectives; from bbopt.cli import main; sys.exit(main(sys.argv[1:]))"
 
 

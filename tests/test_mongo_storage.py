@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import queue_objectives
 
 import bbopt
 from bbopt import hp
@@ -200,7 +199,10 @@ class RecordingRandom(RandomSearch):
 
 @pytest.mark.slow
 def test_each_process_asks_with_the_whole_shared_history(
-    mongo_url: str, bbopt_process: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+    mongo_url: str,
+    bbopt_process: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    queue_objectives: Any,
 ) -> None:
     monkeypatch.setenv("QUEUE_TEST_SLEEP", "0.05")
     other = _driver(bbopt_process, mongo_url, "history", 1, 40)

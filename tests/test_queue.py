@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import queue_objectives
 
 import bbopt
-from bbopt import WorkQueue
+from bbopt import WorkQueue, hp
 from bbopt.execution.queue import SETTINGS_BLOB, Liveness, QueueSettings
 from bbopt.execution.queue_worker import QueueWorker
 from bbopt.space import as_space
@@ -29,6 +28,8 @@ from bbopt.study import Study
 from bbopt.trial import TrialState
 
 pytest.importorskip("pymongo")
+pytestmark = pytest.mark.usefixtures("queue_objectives")
+SPACE = {"x": hp.uniform("x", -5, 5)}  # the space of tests/queue_objectives.py
 
 Start = Callable[..., subprocess.Popen[str]]
 FAST = WorkQueue(in_flight=2, heartbeat=0.2, grace=1.0, poll=0.02)
@@ -136,7 +137,7 @@ def test_an_unregistered_objective_is_not_pickled_unless_asked(tmp_path: Path) -
     with pytest.raises(ValueError, match=r"not registered.*WorkQueue\(pickle=True\)"):
         bbopt.minimize(
             lambda p: p["x"] ** 2,
-            queue_objectives.SPACE,
+            SPACE,
             executor="queue",
             storage=tmp_path / "s.db",
             progress=False,
@@ -228,7 +229,7 @@ def test_a_point_that_loses_its_worker_every_time_fails_after_three_attempts(
 ) -> None:
     """Trials whose heartbeat stops are abandoned and re-queued, twice; the third lost
     attempt is recorded as failed, so a point that kills its workers cannot loop."""
-    study = Study("s", as_space(queue_objectives.SPACE), storage=SQLiteStorage(tmp_path / "s.db"))
+    study = Study("s", as_space(SPACE), storage=SQLiteStorage(tmp_path / "s.db"))
     liveness = Liveness(grace=0.05)
     study.add_trial(_queued())
     for attempt in range(3):
@@ -338,7 +339,7 @@ def test_a_killed_workers_trial_is_re_run_once(mongo_url: str, bbopt_process: St
 def test_a_late_result_from_a_worker_taken_for_dead_is_refused(
     mongo_url: str, bbopt_process: Start
 ) -> None:
-    sleeper = _worker(bbopt_process, mongo_url, "late", "--max-trials", "1", QUEUE_TEST_SLEEP="0.6")
+    sleeper = _worker(bbopt_process, mongo_url, "late", "--stop-after", "1", QUEUE_TEST_SLEEP="0.6")
     thread, out = _drive(
         mongo_url, "late", 3, 2, WorkQueue(in_flight=1, heartbeat=0.2, grace=1.0, poll=0.02)
     )
@@ -415,7 +416,7 @@ def test_pickled_objectives_run_only_with_allow_pickle(
 ) -> None:
     marker = tmp_path / "unpickled"
     storage = MongoStorage(mongo_url, timeout=5)
-    study = Study("trap", as_space(queue_objectives.SPACE), objective="trap", storage=storage)
+    study = Study("trap", as_space(SPACE), objective="trap", storage=storage)
     study.store()
     settings = QueueSettings("trap", study.record.fingerprint, True, "t", 0.2, 1.0)
     storage.put_blob("trap", SETTINGS_BLOB, settings.to_json())
@@ -435,7 +436,7 @@ def test_pickled_objectives_run_only_with_allow_pickle(
     worker = _worker(bbopt_process, mongo_url, "closure", "--allow-pickle")
     found = bbopt.minimize(
         lambda p: (p["x"] - offset) ** 2,
-        queue_objectives.SPACE,
+        SPACE,
         max_evals=4,
         seed=0,
         storage=mongo_url,
