@@ -10,7 +10,9 @@ settings (:mod:`bbopt.execution.queue`). For each queued trial it:
    seconds; if the trial is meanwhile given up as lost (no heartbeat reached the
    storage for the grace period), its heartbeats are refused and so is its result:
    a late result is never counted twice;
-3. records the result: compare-and-set RUNNING -> DONE/FAILED.
+3. records the result: compare-and-set RUNNING -> DONE/FAILED, with the objective's
+   reports (``bbopt.report``; the driver's pruner does not stop trials in queue
+   workers) and the budget a multi-fidelity backend gave the trial (``bbopt.budget()``).
 
 When idle, a worker also abandons and re-queues trials whose worker stopped
 heartbeating, so a study goes on while its driver is away. Stopped with Ctrl-C or
@@ -37,6 +39,7 @@ from bbopt.errors import BBoptError, UnknownNameError
 from bbopt.execution.queue import OBJECTIVE_BLOB, Liveness, QueueSettings, read_settings
 from bbopt.execution.runner import finished_trial, worker_name
 from bbopt.objective import Objective, evaluate_point, get_objective, prepare_objective
+from bbopt.reporting import Reporter
 from bbopt.space import Space, as_space
 from bbopt.storage import Storage, StorageError
 from bbopt.study import Study
@@ -251,7 +254,8 @@ class QueueWorker:
         started = time.perf_counter()
         try:
             with Heartbeat(self.storage, study.name, trial, served.settings.heartbeat) as beat:
-                params, result = evaluate_point(objective, space, trial.flat_params)
+                reporter = Reporter(budget=trial.budget)  # reports are kept, not pruned here
+                params, result = evaluate_point(objective, space, trial.flat_params, reporter)
         except KeyboardInterrupt:
             self._give_back(study, trial)
             raise
