@@ -23,6 +23,7 @@ from bbopt.backends import (
     register_backend,
 )
 from bbopt.errors import BBoptError, NoSuccessfulTrialError, UnknownNameError
+from bbopt.execution.queue import WorkQueue
 from bbopt.objective import (
     Fidelity,
     FunctionObjective,
@@ -35,7 +36,7 @@ from bbopt.optimize import minimize
 from bbopt.pruners import Pruner, create_pruner, list_pruners, register_pruner
 from bbopt.reporting import TrialPruned, budget, is_pruning, report
 from bbopt.space import Space, sample, space_eval, transform
-from bbopt.storage import InMemoryStorage, SQLiteStorage, Storage, StorageError
+from bbopt.storage import InMemoryStorage, MongoStorage, SQLiteStorage, Storage, StorageError
 from bbopt.studies import list_studies, load_study
 from bbopt.study import Study
 from bbopt.trial import STATUS_FAIL, STATUS_OK, Result, Trial, TrialOrigin, TrialState
@@ -50,6 +51,7 @@ __all__ = [
     "Fidelity",
     "FunctionObjective",
     "InMemoryStorage",
+    "MongoStorage",
     "NoSuccessfulTrialError",
     "Objective",
     "Observation",
@@ -66,6 +68,7 @@ __all__ = [
     "TrialPruned",
     "TrialState",
     "UnknownNameError",
+    "WorkQueue",
     "budget",
     "create_backend",
     "create_pruner",

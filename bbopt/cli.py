@@ -24,6 +24,7 @@ import bbopt
 from bbopt.errors import BBoptError, OptionValueError, UnknownNameError, UnknownOptionError
 from bbopt.storage import StorageContentError
 from bbopt.study import Study
+from bbopt.worker_cli import add_worker_arguments, add_worker_command, run_worker
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -48,7 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)  # bad arguments: one line, exit 2
     except SystemExit as exit_:  # --help, --version and argument errors
         return exit_.code if isinstance(exit_.code, int) else 2
-    handler: Handler = args.handler
+    return run_handler(args.handler, args)
+
+
+def run_handler(handler: Handler, args: argparse.Namespace) -> int:
+    """Run a command's handler; errors become one line on stderr and an exit code."""
     formatwarning = warnings.formatwarning
     warnings.formatwarning = _format_warning  # for this command only
     try:
@@ -64,6 +69,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted", INTERRUPTED)
     finally:
         warnings.formatwarning = formatwarning
+
+
+def mongo_worker_main(argv: Sequence[str] | None = None) -> int:
+    """``bbopt-mongo-worker``: bbopt's queue worker with hyperopt-mongo-worker's options."""
+    parser = _Parser(
+        prog="bbopt-mongo-worker",
+        description="bbopt's queue worker under hyperopt-mongo-worker's name: claim queued "
+        "trials from MongoDB, evaluate them, write results.",
+    )
+    add_worker_arguments(parser, hyperopt_names=True)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    return run_handler(run_worker, args)
 
 
 def _format_warning(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> str:
@@ -121,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_export,
         _add_plot,
         _add_bench,
+        add_worker_command,
     ):
         add(commands)
     return parser
@@ -232,7 +253,13 @@ def _add_run(commands: Any) -> None:
         help="default: a random seed, printed and stored so the run can be repeated",
     )
     command.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS")
-    command.add_argument("--storage", type=Path, default=None, metavar="FILE")
+    command.add_argument(
+        "--storage",
+        type=storage_location,
+        default=None,
+        metavar="WHERE",
+        help="an SQLite file or a mongodb://host:port/db address",
+    )
     command.add_argument("--study", default=None, metavar="NAME", help="default: the objective")
     command.add_argument(
         "--option",
@@ -262,8 +289,10 @@ def _add_run(commands: Any) -> None:
         default=None,
         metavar="WHERE",
         help="'process' (local worker processes, the default with --workers), 'dask' "
-        "(a Dask LocalCluster) or a Dask scheduler address such as tcp://HOST:8786 or "
-        "tls://HOST:8786 (credentials from Dask's config, see docs/parallel.md)",
+        "(a Dask LocalCluster), a Dask scheduler address such as tcp://HOST:8786 or "
+        "tls://HOST:8786 (credentials from Dask's config, see docs/parallel.md), or "
+        "'queue' (trials queued in --storage for `bbopt worker` processes; --workers N "
+        "keeps N queued or running)",
     )
     command.add_argument(
         "--trial-timeout",
@@ -362,8 +391,22 @@ def _option(text: str) -> tuple[str, Any]:
 # -- stored studies -----------------------------------------------------------------
 
 
+def storage_location(text: str) -> str | Path:
+    """A ``--storage`` value: a MongoDB address as given, else an SQLite file path."""
+    from bbopt.storage.mongo import is_mongo_url
+
+    return text if is_mongo_url(text) else Path(text)
+
+
+def _shown(location: str | Path) -> str:
+    """A storage location as printed: a MongoDB address without its credentials."""
+    from bbopt.storage.mongo import display_address, is_mongo_url
+
+    return display_address(str(location)) if is_mongo_url(location) else str(location)
+
+
 def _storage_argument(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--storage", type=Path, required=True, metavar="FILE")
+    command.add_argument("--storage", type=storage_location, required=True, metavar="WHERE")
 
 
 def _add_studies(commands: Any) -> None:
@@ -396,7 +439,7 @@ def _studies(args: argparse.Namespace) -> int:
             ]
         )
     if not rows:
-        print(f"no studies in {args.storage}", file=sys.stderr)
+        print(f"no studies in {_shown(args.storage)}", file=sys.stderr)
         return 0
     print(_table(["study", "objective", "backend", "finished", "other", "best loss"], rows))
     return 0
@@ -420,7 +463,7 @@ def _add_show(commands: Any) -> None:
 def _show(args: argparse.Namespace) -> int:
     study = bbopt.load_study(args.study, args.storage)
     versions = ", ".join(f"{k} {v}" for k, v in study.versions.items())
-    print(f"study {study.name!r} in {args.storage}")
+    print(f"study {study.name!r} in {_shown(args.storage)}")
     print(f"  objective {study.objective_name}, backend {study.backend_name}, seed {study.seed}")
     print(f"  created {study.record.created_at} with {versions}")
     counts = ", ".join(f"{n} {state}" for state, n in sorted(study.count_by_state().items()))

@@ -13,7 +13,9 @@ from bbopt.execution import (
     Execution,
     StopRules,
     TrialRunner,
+    WorkQueue,
     run_parallel,
+    run_queue,
     run_serial,
 )
 from bbopt.objective import Objective, resolve_objective
@@ -53,7 +55,7 @@ def minimize(
     storage: StorageLike | None = None,
     study: str | None = None,
     workers: int | None = None,
-    executor: str | Executor | distributed.Client | None = None,
+    executor: str | Executor | distributed.Client | WorkQueue | None = None,
     trial_timeout: float | None = None,
     callbacks: Iterable[Callback] | None = None,
     pruner: str | Pruner | type[Pruner] | None = None,
@@ -92,7 +94,10 @@ def minimize(
     such as ``"tcp://host:8786"`` (or a ``distributed.Client``) on a running Dask
     scheduler, and a ``concurrent.futures.Executor`` on that executor. A trial
     running longer than ``trial_timeout`` seconds is recorded as failed and its
-    worker stopped. See docs/parallel.md.
+    worker stopped. ``executor="queue"`` (or a ``WorkQueue``) with a shared
+    ``storage`` (``"mongodb://host:27017/db"``) queues the trials for ``bbopt worker``
+    processes on any machines, keeping ``workers`` trials queued or running. See
+    docs/parallel.md.
     """
     execution = Execution.from_args(workers, executor, trial_timeout)
     objective = resolve_objective(fn, space)
@@ -128,8 +133,11 @@ def minimize(
             objective, compiled, backend_obj, study_obj, callbacks or (), pruner_obj
         )
         warm = runner.resume(warm)
+        queue = None if execution is None else execution.work_queue()
         if execution is None:
             run_serial(runner, rules, warm, progress)
+        elif queue is not None:
+            run_queue(runner, rules, warm, progress, queue)
         else:
             run_parallel(runner, rules, warm, progress, execution)
     finally:

@@ -161,11 +161,18 @@ class Study:
             self._holes -= 1
         self._slots[tid] = trial
 
-    def add_trial(self, trial: Trial) -> Trial:
-        """Store ``trial`` as a new trial of this study and give it the id the storage chose."""
+    def store(self) -> None:
+        """Write the study's record to its storage, unless it is there (the first trial
+        does it otherwise)."""
         if not self._stored:
             self.attach(self.storage.create_study(self.record))
-        trial.tid = self.storage.add_trial(self.name, trial)
+
+    def add_trial(self, trial: Trial, *, limit: int | None = None) -> Trial:
+        """Store ``trial`` as a new trial of this study and give it the id the storage chose
+        (with ``limit``: only while the study holds fewer trials that are not re-runs, else
+        :class:`~bbopt.storage.StudyFullError`)."""
+        self.store()
+        trial.tid = self.storage.add_trial(self.name, trial, limit=limit)
         gap = trial.tid > len(self._slots)  # others added trials meanwhile
         self._keep(trial)
         if gap and self.storage.shared:
@@ -181,14 +188,19 @@ class Study:
         return written
 
     def refresh(self) -> list[Trial]:
-        """Read what other processes changed: new trials, and new states of the trials
-        not finished here. Returns the trials that are new or changed."""
+        """Read what other processes changed: new trials, and new states (or heartbeats,
+        see :mod:`bbopt.execution.queue`) of the trials not finished here. Returns the
+        trials that are new or changed."""
         if not self._stored:
             return []
         changed = []
         for trial in self.storage.get_trials(self.name, after=self._first_unsettled() - 1):
             known = self.trial(trial.tid)
-            if known is None or known.state is not trial.state:
+            if (
+                known is None
+                or known.state is not trial.state
+                or known.heartbeat_at != trial.heartbeat_at
+            ):
                 self._keep(trial)
                 changed.append(trial)
         return changed
@@ -208,21 +220,27 @@ class Study:
         rerun = {t.retry_of for t in self.trials if t.retry_of is not None}
         for trial in list(self.trials):
             if trial.state is TrialState.ABANDONED and trial.tid not in rerun:
-                queued = Trial(
-                    tid=-1,
-                    flat_params=trial.flat_params,
-                    state=TrialState.QUEUED,
-                    backend=trial.backend,
-                    seed=trial.seed,
-                    origin=trial.origin.retried(),
-                    owner=self.owner,
-                    retry_of=trial.tid,
-                    budget=trial.budget,
-                )
-                try:
-                    self.add_trial(queued)
-                except DuplicateTrialError:  # another process queued it first
-                    self.refresh()
+                self.queue_rerun(trial)
+
+    def queue_rerun(self, abandoned: Trial) -> Trial | None:
+        """Queue the one re-run of ``abandoned`` (its point, evaluated again before new
+        ones); None when another process queued it first."""
+        queued = Trial(
+            tid=-1,
+            flat_params=abandoned.flat_params,
+            state=TrialState.QUEUED,
+            backend=abandoned.backend,
+            seed=abandoned.seed,
+            origin=abandoned.origin.retried(),
+            owner=self.owner,
+            retry_of=abandoned.tid,
+            budget=abandoned.budget,
+        )
+        try:
+            return self.add_trial(queued)
+        except DuplicateTrialError:
+            self.refresh()
+            return None
 
     def show_orphans_as_abandoned(self) -> None:
         """Show running trials whose process has ended as abandoned, in this copy only
@@ -241,13 +259,19 @@ class Study:
         return start
 
     @property
-    def queued_trials(self) -> list[Trial]:
-        """Trials waiting to be evaluated (re-runs of abandoned trials), in id order."""
+    def active_trials(self) -> list[Trial]:
+        """Queued and running trials, in id order."""
         return [
             t
             for t in self._slots[self._first_unsettled() :]
-            if t is not None and t.state is TrialState.QUEUED
+            if t is not None and t.state in (TrialState.QUEUED, TrialState.RUNNING)
         ]
+
+    @property
+    def queued_trials(self) -> list[Trial]:
+        """Trials waiting to be evaluated (re-runs of abandoned trials, points queued for
+        queue workers), in id order."""
+        return [t for t in self.active_trials if t.state is TrialState.QUEUED]
 
     @property
     def finished_trials(self) -> list[Trial]:

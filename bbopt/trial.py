@@ -158,8 +158,9 @@ class Trial:
     """One evaluation of the objective at one point of the space.
 
     ``owner`` names the process running (or holding, when queued) the trial, so a
-    trial whose process died can be told from one still running; ``retry_of`` is the
-    id of the abandoned trial this one re-runs.
+    trial whose process died can be told from one still running; ``heartbeat_at`` is
+    when a queue worker running it last said it was alive; ``retry_of`` is the id of
+    the abandoned trial this one re-runs.
     """
 
     tid: int
@@ -181,6 +182,7 @@ class Trial:
     retry_of: int | None = None
     intermediate: dict[int, float] = field(default_factory=dict)  # step -> reported value
     budget: float | None = None  # the fidelity a multi-fidelity backend chose (None: all)
+    heartbeat_at: datetime | None = None
 
     @property
     def ok(self) -> bool:
@@ -225,6 +227,7 @@ class Trial:
             "retry_of": self.retry_of,
             "intermediate": {str(step): value for step, value in self.intermediate.items()},
             "budget": self.budget,
+            "heartbeat_at": _iso(self.heartbeat_at),
         }
 
     @classmethod
@@ -256,6 +259,7 @@ class Trial:
             retry_of=reader.get("retry_of", _integer),
             intermediate=reader.get("intermediate", _steps) or {},
             budget=reader.get("budget", _number),
+            heartbeat_at=reader.get("heartbeat_at", _moment),
         )
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +16,7 @@ from bbopt import hp as bbopt_hp
 from bbopt.backends import registry as backend_registry
 from bbopt.objective import registry as objective_registry
 from bbopt.space import transform
+from bbopt.testing.servers import LocalMongo, available_servers
 
 
 def conditional_space(hp: Any, power_of_two: Callable[[Any], Any]) -> dict[str, Any]:
@@ -98,3 +104,69 @@ def clean_registries() -> Iterator[None]:
     objective_registry._items.update(saved[0])
     backend_registry._items.clear()
     backend_registry._items.update(saved[1])
+
+
+@pytest.fixture(scope="session", params=available_servers() or ["nx-27017"])
+def mongo_server(request: pytest.FixtureRequest) -> Iterator[LocalMongo]:
+    """A MongoDB wire-protocol server on 127.0.0.1 for the whole session: nx-27017, and a
+    real ``mongod`` too when one is on PATH (tests using it run once per server)."""
+    pytest.importorskip("pymongo")
+    try:
+        server = LocalMongo(request.param).start()
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mongo_url(mongo_server: LocalMongo) -> str:
+    """The address of a new, empty database on the session's server."""
+    return mongo_server.url(f"test_{uuid.uuid4().hex[:12]}")
+
+
+_TESTS = Path(__file__).parent
+
+
+@pytest.fixture
+def queue_objectives() -> Iterator[Any]:
+    """tests/queue_objectives.py's objectives, registered for one test."""
+    import queue_objectives
+
+    queue_objectives.register()
+    yield queue_objectives
+    for objective in queue_objectives.OBJECTIVES:
+        objective_registry._items.pop(objective.name, None)
+
+
+_LAUNCH = "import sys, queue_objectives; from bbopt.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def start_bbopt(*args: str, **env: str) -> subprocess.Popen[str]:
+    """``bbopt ARGS`` in a new process that has imported tests/queue_objectives.py first
+    (so its objectives are registered), with ``env`` added to its environment."""
+    path = os.pathsep.join(filter(None, [str(_TESTS), os.environ.get("PYTHONPATH")]))
+    return subprocess.Popen(
+        [sys.executable, "-c", _LAUNCH, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": path, **env},
+    )
+
+
+@pytest.fixture
+def bbopt_process() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """Starts ``bbopt`` processes (see :func:`start_bbopt`) and kills those still running
+    when the test ends."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, **env: str) -> subprocess.Popen[str]:
+        started.append(start_bbopt(*args, **env))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()

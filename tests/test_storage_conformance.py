@@ -1,15 +1,17 @@
-"""Both built-in storages pass bbopt's storage conformance suite (bbopt.testing)."""
+"""Every storage bbopt ships passes bbopt's storage conformance suite (bbopt.testing)."""
 
 from __future__ import annotations
 
 import itertools
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bbopt.storage import InMemoryStorage, SQLiteStorage, Storage
+from bbopt.storage import InMemoryStorage, MongoStorage, SQLiteStorage, Storage
 from bbopt.testing import StorageUnderTest, check_storage, parametrize_with_storage_checks
+from bbopt.testing.servers import LocalMongo
 
 
 def sqlite_in(folder: Path) -> StorageUnderTest:
@@ -29,6 +31,18 @@ def test_memory_storage(target: StorageUnderTest, check: Any) -> None:
 
 def test_sqlite_storage(folder: Path) -> None:
     check_storage(sqlite_in(folder))
+
+
+def test_mongo_storage(mongo_server: LocalMongo) -> None:
+    """On the session's nx-27017 (and mongod, when installed): a new database per storage."""
+    prefix = f"conformance_{uuid.uuid4().hex[:8]}"
+    count = itertools.count()
+    check_storage(
+        StorageUnderTest(
+            lambda: MongoStorage(mongo_server.url(f"{prefix}_{next(count)}"), timeout=10),
+            name="mongo",
+        )
+    )
 
 
 class ForgetsUpdates(InMemoryStorage):

@@ -126,7 +126,8 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 LAYERS = [
     {"bbopt.errors", "bbopt.registry", "bbopt.trial", "bbopt.space", "bbopt.hp", "bbopt.reporting"}
     | {"bbopt.space.nodes", "bbopt.space.serialize", "bbopt.space.pyll", "bbopt.space.compiled"},
-    {"bbopt.storage", "bbopt.storage.base", "bbopt.storage.memory", "bbopt.storage.sqlite"},
+    {"bbopt.storage", "bbopt.storage.base", "bbopt.storage.memory", "bbopt.storage.sqlite"}
+    | {"bbopt.storage.records", "bbopt.storage.mongo"},
     {"bbopt.study"},
     {
         "bbopt.backends",
@@ -142,9 +143,12 @@ LAYERS = [
         "bbopt.execution.serial",
         "bbopt.execution.pruning",
         "bbopt.execution.channel",
+        "bbopt.execution.queue",
+        "bbopt.execution.queue_worker",
     },
     {"bbopt.optimize"},
-    {"bbopt.cli", "bbopt.hyperopt", "bbopt.hyperopt.search", "bbopt.hyperopt.algos"},
+    {"bbopt.cli", "bbopt.worker_cli", "bbopt.hyperopt", "bbopt.hyperopt.search"}
+    | {"bbopt.hyperopt.algos"},
 ]
 
 

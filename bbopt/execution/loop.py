@@ -197,7 +197,11 @@ def run_parallel(
                 study.stop_reason = rules.reached(study, runner.best_loss)
                 if study.stop_reason is not None:
                     break
-                flights.submit(Flight(runner.start_next(pending)))
+                trial = runner.start_next(pending, limit=rules.max_evals)
+                if trial is None:  # processes sharing the study started the last trials
+                    study.stop_reason = "max_evals"
+                    break
+                flights.submit(Flight(trial))
             if not len(flights):
                 break
             finished = len(study.finished_trials)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import warnings
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -9,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bbopt.execution.engine import Engine, usable_cores
+from bbopt.execution.queue import WorkQueue
 
-EXECUTOR_NAMES = ("process", "dask")
+EXECUTOR_NAMES = ("process", "dask", "queue")
 
 
 def _is_dask_client(executor: Any) -> bool:
@@ -40,14 +42,24 @@ class Execution:
         if isinstance(executor, str):
             if executor not in EXECUTOR_NAMES and "://" not in executor:
                 raise ValueError(
-                    f"unknown executor {executor!r}: use 'process', 'dask', a Dask scheduler "
-                    "address such as 'tcp://host:8786', a concurrent.futures.Executor or a "
-                    "distributed.Client"
+                    f"unknown executor {executor!r}: use 'process', 'dask', 'queue', a Dask "
+                    "scheduler address such as 'tcp://host:8786', a concurrent.futures.Executor, "
+                    "a distributed.Client or a bbopt WorkQueue"
                 )
-        elif not (executor is None or isinstance(executor, Executor) or _is_dask_client(executor)):
+        elif not (
+            executor is None
+            or isinstance(executor, (Executor, WorkQueue))
+            or _is_dask_client(executor)
+        ):
             raise TypeError(
-                f"executor must be a name, an address, a concurrent.futures.Executor or a "
-                f"distributed.Client, got {executor!r}"
+                f"executor must be a name, an address, a concurrent.futures.Executor, a "
+                f"distributed.Client or a bbopt WorkQueue, got {executor!r}"
+            )
+        queued = executor == "queue" or isinstance(executor, WorkQueue)
+        if queued and trial_timeout is not None:
+            raise ValueError(
+                "trial_timeout does not work with the queue: its workers run on their own "
+                "(a trial whose worker dies is re-queued after the queue's grace period)"
             )
         if workers is None and executor is None:
             if trial_timeout is not None:
@@ -57,6 +69,17 @@ class Execution:
                 )
             return None
         return cls(workers, executor, trial_timeout)
+
+    def work_queue(self) -> WorkQueue | None:
+        """The queue's settings when trials go through the work queue (``workers`` sets its
+        ``in_flight``), else None."""
+        if isinstance(self.executor, WorkQueue):
+            queue = self.executor
+        elif isinstance(self.executor, str) and self.executor == "queue":
+            queue = WorkQueue()
+        else:
+            return None
+        return queue if self.workers is None else dataclasses.replace(queue, in_flight=self.workers)
 
     def open(self, objective: bytes, token: str, thread_safe: bool) -> Engine:
         """Start the engine (pool, cluster or connection) and prepare its workers for the

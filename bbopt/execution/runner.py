@@ -22,6 +22,7 @@ from bbopt.execution.pruning import Pruning
 from bbopt.objective import Objective, evaluate_point
 from bbopt.pruners import Pruner
 from bbopt.space import Space
+from bbopt.storage import StudyFullError
 from bbopt.study import Study
 from bbopt.trial import Result, Trial, TrialOrigin, TrialState
 
@@ -53,6 +54,25 @@ def observation_of(
         suggestion=suggestion,
         replayed=replayed,
         budget=budget,
+    )
+
+
+def finished_trial(
+    trial: Trial, params: Any, result: Result, duration: float, worker: str | None
+) -> Trial:
+    """A copy of the running ``trial`` with the outcome of its evaluation: done, failed or
+    pruned, with its reports."""
+    return dataclasses.replace(
+        trial,
+        params=params,
+        loss=result.loss,
+        extras=result.extras,
+        error=result.error,
+        finished_at=_now(),
+        duration=duration,
+        worker=worker,
+        state=_state_of(result),
+        intermediate=dict(result.intermediate or trial.intermediate),
     )
 
 
@@ -96,13 +116,22 @@ class TrialRunner:
         return [point for point in warm_start if point not in seen]
 
     def sync(self) -> None:
-        """Bring in trials other processes finished in a shared study, for the backend."""
+        """Bring in trials other processes finished in a shared study, for the backend: as
+        this runner's own suggestions when it queued them for queue workers (also when a
+        re-run finished one whose worker died), else as points it did not suggest."""
         storage = self.study.storage
         if not (storage.shared and storage.changed_elsewhere(self.study.name)):
             return
         for trial in self.study.refresh():
-            if trial.finished and trial.tid not in self._suggestions:
+            if not trial.finished:
+                continue
+            suggestion = self._suggestions.pop(trial.tid, None)
+            if suggestion is None and trial.retry_of is not None:
+                suggestion = self._suggestions.pop(trial.retry_of, None)
+            if suggestion is None:
                 self._tell_known(trial, replayed=False)
+            else:
+                self._conclude(trial, suggestion)
 
     def _tell_known(self, trial: Trial, replayed: bool) -> None:
         """Tell the backend a finished trial it did not suggest in this run."""
@@ -118,38 +147,58 @@ class TrialRunner:
 
     # -- a trial's life ------------------------------------------------------------------
 
-    def start_next(self, pending: list[dict[str, Any]]) -> Trial:
+    def start_next(self, pending: list[dict[str, Any]], limit: int | None = None) -> Trial | None:
         """Start the next trial: a queued re-run of an abandoned trial, else the first
-        pending warm-start point, else the backend's pick."""
+        pending warm-start point, else the backend's pick.
+
+        ``limit`` (``max_evals``) caps the study's trials that are not re-runs, atomically
+        in the storage: None when the study holds them (other processes sharing the
+        study took the last ones)."""
         self.sync()
         for queued in self.study.queued_trials:
             claimed = self._claim(queued)
             if claimed is not None:
                 return claimed
+        return self._next(pending, TrialState.RUNNING, limit)
+
+    def queue_next(self, pending: list[dict[str, Any]], limit: int | None = None) -> Trial | None:
+        """Queue the next point for queue workers, who claim it: the first pending warm-start
+        point, else the backend's pick (queued re-runs are already theirs); ``limit`` as
+        for :meth:`start_next`."""
+        return self._next(pending, TrialState.QUEUED, limit)
+
+    def _next(
+        self, pending: list[dict[str, Any]], state: TrialState, limit: int | None
+    ) -> Trial | None:
         if pending:
-            return self._start(pending.pop(0), TrialOrigin.WARM_START)
+            return self._start(pending.pop(0), TrialOrigin.WARM_START, state, limit)
         began = time.perf_counter()
         (suggestion,) = self.backend.ask(1)
         # the backend's time for this point: its ask, and the tells since the last ask
         # (skopt fits its model in tell, hyperopt and Optuna in ask)
         seconds = time.perf_counter() - began + self._telling
         self._telling = 0.0
-        trial = self._start(suggestion.flat_params, TrialOrigin.BACKEND, seconds, suggestion.budget)
-        self._suggestions[trial.tid] = suggestion
+        trial = self._start(
+            suggestion.flat_params, TrialOrigin.BACKEND, state, limit, seconds, suggestion.budget
+        )
+        if trial is not None:
+            self._suggestions[trial.tid] = suggestion
         return trial
 
     def _start(
         self,
         flat: Mapping[str, Any],
         origin: TrialOrigin,
+        state: TrialState,
+        limit: int | None,
         suggest_seconds: float | None = None,
         budget: float | None = None,
-    ) -> Trial:
+    ) -> Trial | None:
         trial = Trial(
             tid=-1,
             flat_params=dict(flat),
-            state=TrialState.RUNNING,
-            started_at=_now(),
+            state=state,
+            started_at=_now() if state is TrialState.RUNNING else None,
             suggest_duration=suggest_seconds,
             backend=self.study.backend_name,
             seed=self.study.seed,
@@ -157,7 +206,11 @@ class TrialRunner:
             owner=self.study.owner,
             budget=budget,
         )
-        return self.study.add_trial(trial)
+        try:
+            return self.study.add_trial(trial, limit=limit)
+        except StudyFullError:
+            self.study.refresh()  # the trials that filled it
+            return None
 
     def _claim(self, queued: Trial) -> Trial | None:
         """Start ``queued`` here, unless another process claimed it first."""
@@ -196,33 +249,26 @@ class TrialRunner:
         A result for a trial that is no longer running in the storage (given up as
         lost meanwhile) is not recorded again: None.
         """
-        finished = dataclasses.replace(
-            trial,
-            params=params,
-            loss=result.loss,
-            extras=result.extras,
-            error=result.error,
-            finished_at=_now(),
-            duration=duration,
-            worker=worker,
-            state=_state_of(result),
-            intermediate=dict(result.intermediate or trial.intermediate),
-        )
+        finished = finished_trial(trial, params, result, duration, worker)
         suggestion = self._suggestions.pop(trial.tid, None)
         self.pruning.forget(trial)
         if not self.study.update_trial(finished, expected_state=TrialState.RUNNING):
             return None
+        self._conclude(finished, suggestion)
+        return finished
+
+    def _conclude(self, finished: Trial, suggestion: Suggestion | None) -> None:
+        """Tell the backend and the callbacks about a finished trial this run started."""
         self._told.add(finished.tid)
+        # A re-run of an abandoned backend point that this run did not suggest stands for
+        # that earlier suggestion (exact resume).
+        replayed = finished.origin is TrialOrigin.RETRY and suggestion is None
         began = time.perf_counter()
-        # A re-run of an abandoned backend point stands for that suggestion (exact resume).
-        self.backend.tell(
-            observation_of(finished, suggestion, replayed=finished.origin is TrialOrigin.RETRY)
-        )
+        self.backend.tell(observation_of(finished, suggestion, replayed=replayed))
         self._telling += time.perf_counter() - began
         self._note_best(finished)
         for callback in self.callbacks:
             callback(self.study, finished)
-        return finished
 
     def abandon(self, trial: Trial, reason: str) -> None:
         """Mark a running trial that will never finish (interrupted, lost) as abandoned; it

@@ -27,8 +27,15 @@ def run_serial(
     here = worker_name()
     pending = list(warm_start)
     try:
-        while (reason := rules.reached(study, runner.best_loss)) is None:
-            trial = runner.start_next(pending)
+        while True:
+            runner.sync()  # the rules count what other processes of a shared study did
+            reason = rules.reached(study, runner.best_loss)
+            if reason is not None:
+                break
+            trial = runner.start_next(pending, limit=rules.max_evals)
+            if trial is None:  # processes sharing the study started the last trials
+                reason = "max_evals"
+                break
             runner.evaluate_here(trial, here)
             bar.step(runner.best_loss)
         study.stop_reason = reason

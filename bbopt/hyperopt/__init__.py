@@ -11,8 +11,9 @@ the search runs in :func:`bbopt.minimize`, and ``Trials`` is a view of the
 
 Beyond hyperopt, ``fmin`` takes ``workers=N``, ``executor="dask"``, ``storage=``
 and every bbopt backend by name (``algo="optuna.tpe"``). hyperopt's ``MongoTrials``
-(a shared database that workers pull trials from) comes with bbopt's MongoDB
-storage: a ``Trials`` given that storage. See docs/hyperopt.md.
+(a shared database that workers pull trials from) is a ``Trials`` on bbopt's
+MongoDB storage whose ``fmin`` queues trials for ``bbopt-mongo-worker`` processes.
+See docs/hyperopt.md and docs/parallel.md.
 
 This package never shadows hyperopt: it imports the real one (absolute imports).
 """
@@ -24,13 +25,14 @@ from hyperopt.pyll import scope
 from bbopt.hyperopt import early_stop
 from bbopt.hyperopt.early_stop import no_progress_loss
 from bbopt.hyperopt.search import fmin, sample, space_eval
-from bbopt.hyperopt.trials import AllTrialsFailed, Trials
+from bbopt.hyperopt.trials import AllTrialsFailed, MongoTrials, Trials
 from bbopt.trial import STATUS_FAIL, STATUS_OK
 
 __all__ = [
     "STATUS_FAIL",
     "STATUS_OK",
     "AllTrialsFailed",
+    "MongoTrials",
     "Trials",
     "anneal",
     "early_stop",

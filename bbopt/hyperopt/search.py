@@ -20,9 +20,9 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from bbopt.errors import NoSuccessfulTrialError
-from bbopt.execution import Callback, EarlyStop
+from bbopt.execution import Callback, EarlyStop, WorkQueue
 from bbopt.hyperopt.algos import Algo, fmin_backend
-from bbopt.hyperopt.trials import Trials
+from bbopt.hyperopt.trials import MongoTrials, Trials
 from bbopt.objective import FunctionObjective
 from bbopt.optimize import minimize
 from bbopt.space import Distribution, as_space
@@ -57,7 +57,7 @@ def fmin(
     trials_save_file: str = "",
     *,
     workers: int | None = None,
-    executor: str | Executor | distributed.Client | None = None,
+    executor: str | Executor | distributed.Client | WorkQueue | None = None,
     storage: StorageLike | None = None,
     study: str | None = None,
     trial_timeout: float | None = None,
@@ -81,7 +81,10 @@ def fmin(
     Returns the best flat point (choices as indices), or with ``return_argmin=False``
     the best configuration (``space_eval(space, argmin)``; None without trials).
     """
-    _refuse_unsupported(pass_expr_memo_ctrl, max_queue_len, show_progressbar)
+    queued = isinstance(trials, MongoTrials) and workers is None and executor is None
+    if queued:  # hyperopt's MongoDB mode: trials queued for bbopt-mongo-worker processes
+        executor = WorkQueue(max_queue_len=max_queue_len, pickle=True)
+    _refuse_unsupported(pass_expr_memo_ctrl, 1 if queued else max_queue_len, show_progressbar)
     if isinstance(space, str) and space == "annotated":
         fn, space = _from_annotations(fn)
     compiled = as_space(space)

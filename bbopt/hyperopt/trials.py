@@ -39,7 +39,7 @@ _JOB_STATES = {
 }
 _CMD = ("domain_attachment", "FMinIter_Domain")
 
-__all__ = ["AllTrialsFailed", "Trials", "hyperopt_document"]
+__all__ = ["AllTrialsFailed", "MongoTrials", "Trials", "hyperopt_document"]
 
 
 class AllTrialsFailed(hyperopt.exceptions.AllTrialsFailed, NoSuccessfulTrialError):
@@ -191,6 +191,22 @@ class Trials:
     def argmin(self) -> dict[str, Any]:
         """The best trial's flat point: label -> value, choices as indices."""
         return {k: v[0] for k, v in self.best_trial["misc"]["vals"].items() if v}
+
+
+class MongoTrials(Trials):
+    """hyperopt's ``MongoTrials``: ``MongoTrials("mongo://host:27017/db/jobs", exp_key=...)``.
+
+    A :class:`Trials` on bbopt's MongoDB storage (database ``db``; the study is named
+    ``exp_key``). ``fmin`` with it runs hyperopt's MongoDB mode through bbopt's work
+    queue: it stores ``fn`` pickled and keeps ``max_queue_len`` trials waiting, and
+    ``bbopt-mongo-worker --mongo=host:27017/db --allow-pickle`` processes run them
+    (unpickling runs code from the database: only for databases you trust).
+    """
+
+    def __init__(self, arg: str, exp_key: str | None = None, refresh: bool = True) -> None:
+        from bbopt.storage.mongo import MongoStorage, hyperopt_url
+
+        super().__init__(exp_key, refresh, storage=MongoStorage(hyperopt_url(arg)))
 
 
 def hyperopt_document(trial: Trial, labels: list[str], exp_key: str | None) -> dict[str, Any]:

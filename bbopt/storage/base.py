@@ -5,12 +5,18 @@ A storage keeps any number of studies by name. For each it holds a
 trial ids: 0, 1, 2, ... per study, never twice, whatever the number of processes
 writing. Everything a storage returns is a copy; it never changes objects it was
 given. Two operations are atomic, so that several processes can share a study:
-``add_trial`` (id assignment, and at most one re-run per abandoned trial) and
+``add_trial`` (id assignment, at most one re-run per abandoned trial, and an optional
+limit on the study's trials, so that ``max_evals`` holds across processes) and
 ``update_trial`` with ``expected_state`` (compare-and-set: claim a queued trial,
 or refuse a late result for a trial already given up).
 
-Implementations: :class:`~bbopt.storage.memory.InMemoryStorage` (the default) and
-:class:`~bbopt.storage.sqlite.SQLiteStorage`; ``bbopt.testing.check_storage`` checks
+Beside its trials, a study may hold a few named blobs (bytes): a work queue's
+settings, the objective its driver stored for queue workers. A storage keeps them as
+plain bytes; whoever reads one decides whether to trust it.
+
+Implementations: :class:`~bbopt.storage.memory.InMemoryStorage` (the default),
+:class:`~bbopt.storage.sqlite.SQLiteStorage` and
+:class:`~bbopt.storage.mongo.MongoStorage`; ``bbopt.testing.check_storage`` checks
 any other.
 """
 
@@ -37,6 +43,10 @@ class StorageContentError(StorageError):
 
 class DuplicateTrialError(StorageError):
     """A second re-run of the same abandoned trial (another process queued it first)."""
+
+
+class StudyFullError(StorageError):
+    """A new trial refused: the study holds the ``limit`` of trials it was added with."""
 
 
 @dataclass
@@ -134,12 +144,15 @@ class Storage(ABC):
         """Names of the stored studies, sorted."""
 
     @abstractmethod
-    def add_trial(self, study: str, trial: Trial) -> int:
+    def add_trial(self, study: str, trial: Trial, *, limit: int | None = None) -> int:
         """Store a copy of ``trial`` under the study's next id and return that id (the
         ``tid`` of ``trial`` is ignored and left as it is).
 
-        Raises :class:`DuplicateTrialError` when ``trial.retry_of`` names a trial that
-        already has a re-run, and :class:`StorageError` for an unknown study.
+        With ``limit``, a trial that is not a re-run (``retry_of`` None) is stored only
+        while the study holds fewer than ``limit`` such trials, atomically: else
+        :class:`StudyFullError`. Re-runs stand for the trial they re-run and are not
+        limited. Raises :class:`DuplicateTrialError` when ``trial.retry_of`` names a
+        trial that already has a re-run, and :class:`StorageError` for an unknown study.
         """
 
     @abstractmethod
@@ -162,6 +175,16 @@ class Storage(ABC):
         read it: a running study rereads only then. The default, True, always rereads;
         a storage with a cheap change counter says False when nothing changed."""
         return True
+
+    def put_blob(self, study: str, key: str, data: bytes) -> None:
+        """Store ``data`` as the study's blob ``key``, replacing the one there; StorageError
+        for an unknown study, or when this storage keeps no blobs (the default)."""
+        raise StorageError(f"{type(self).__name__} keeps no blobs (needed for {key!r})")
+
+    def get_blob(self, study: str, key: str) -> bytes | None:
+        """The study's blob ``key``, or None (also for an unknown study, and for storages
+        that keep no blobs)."""
+        return None
 
     def close(self) -> None:  # noqa: B027  (optional: most storages hold nothing to close)
         """Release connections (a storage reopens them when used again)."""

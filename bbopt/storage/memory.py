@@ -6,7 +6,13 @@ import copy
 import threading
 from typing import Any
 
-from bbopt.storage.base import DuplicateTrialError, Storage, StorageError, StudyRecord
+from bbopt.storage.base import (
+    DuplicateTrialError,
+    Storage,
+    StorageError,
+    StudyFullError,
+    StudyRecord,
+)
 from bbopt.trial import Trial, TrialState
 
 
@@ -17,6 +23,7 @@ class InMemoryStorage(Storage):
         self._records: dict[str, StudyRecord] = {}
         self._trials: dict[str, list[Trial]] = {}
         self._reruns: dict[str, set[int]] = {}
+        self._blobs: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -54,9 +61,12 @@ class InMemoryStorage(Storage):
         except KeyError:
             raise StorageError(f"no study {study!r} in this storage") from None
 
-    def add_trial(self, study: str, trial: Trial) -> int:
+    def add_trial(self, study: str, trial: Trial, *, limit: int | None = None) -> int:
         with self._lock:
             trials = self._study_trials(study)
+            fresh = len(trials) - len(self._reruns[study])  # trials that are not re-runs
+            if limit is not None and trial.retry_of is None and fresh >= limit:
+                raise StudyFullError(f"study {study!r} holds its {limit} trials")
             if trial.retry_of is not None:
                 if trial.retry_of in self._reruns[study]:
                     raise DuplicateTrialError(
@@ -83,6 +93,15 @@ class InMemoryStorage(Storage):
     def get_trials(self, study: str, *, after: int = -1) -> list[Trial]:
         with self._lock:
             return [_copy(t) for t in self._study_trials(study)[max(after + 1, 0) :]]
+
+    def put_blob(self, study: str, key: str, data: bytes) -> None:
+        with self._lock:
+            self._study_trials(study)
+            self._blobs[study, key] = bytes(data)
+
+    def get_blob(self, study: str, key: str) -> bytes | None:
+        with self._lock:
+            return self._blobs.get((study, key))
 
 
 def _copy(trial: Trial) -> Trial:

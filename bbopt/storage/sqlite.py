@@ -31,8 +31,10 @@ from bbopt.storage.base import (
     Storage,
     StorageContentError,
     StorageError,
+    StudyFullError,
     StudyRecord,
 )
+from bbopt.storage.records import TRIAL_COLUMNS, dumps, parse_trial, trial_text
 from bbopt.trial import Trial, TrialRecordError, TrialState
 
 T = TypeVar("T")
@@ -40,7 +42,15 @@ T = TypeVar("T")
 APPLICATION_ID = 0x62626F70  # "bbop" in the SQLite header marks a bbopt storage file
 SCHEMA_VERSION = 1
 
-_SCHEMA = """
+# Files written before blobs existed lack their table: it is created with the first blob.
+_BLOB_TABLE = """
+CREATE TABLE IF NOT EXISTS blobs (
+    study_id INTEGER NOT NULL REFERENCES studies (study_id),
+    key TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (study_id, key)
+)"""
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS studies (
     study_id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -66,6 +76,7 @@ CREATE TABLE IF NOT EXISTS trials (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS trials_retry_of
     ON trials (study_id, retry_of) WHERE retry_of IS NOT NULL;
+{_BLOB_TABLE};
 """
 
 _STUDY_COLUMNS = (
@@ -81,12 +92,6 @@ _STUDY_COLUMNS = (
     "created_at",
 )
 _JSON_COLUMNS = frozenset({"backend_options", "space", "versions"})
-# Trial fields kept in their own columns (the columns are the truth), not in the record.
-_TRIAL_COLUMNS = ("tid", "state", "owner", "retry_of")
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=repr)
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -301,7 +306,7 @@ class SQLiteStorage(Storage):
     # -- studies ---------------------------------------------------------------------
 
     def create_study(self, record: StudyRecord) -> StudyRecord:
-        values = [_dumps(v) if k in _JSON_COLUMNS else v for k, v in record.to_dict().items()]
+        values = [dumps(v) if k in _JSON_COLUMNS else v for k, v in record.to_dict().items()]
 
         def create(conn: sqlite3.Connection) -> StudyRecord:
             conn.execute(
@@ -351,14 +356,17 @@ class SQLiteStorage(Storage):
 
     # -- trials ------------------------------------------------------------------------
 
-    def add_trial(self, study: str, trial: Trial) -> int:
+    def add_trial(self, study: str, trial: Trial, *, limit: int | None = None) -> int:
         state, loss, text = _trial_values(trial)
 
         def insert(conn: sqlite3.Connection) -> int:
             study_id = self._study_id(conn, study)
-            (last,) = conn.execute(
-                "SELECT MAX(tid) FROM trials WHERE study_id = ?", (study_id,)
+            (last, fresh) = conn.execute(
+                "SELECT MAX(tid), COUNT(*) - COUNT(retry_of) FROM trials WHERE study_id = ?",
+                (study_id,),
             ).fetchone()
+            if limit is not None and trial.retry_of is None and fresh >= limit:
+                raise StudyFullError(f"study {study!r} holds its {limit} trials")
             tid = 0 if last is None else int(last) + 1
             conn.execute(
                 "INSERT INTO trials (study_id, tid, state, loss, owner, retry_of, record) "
@@ -407,23 +415,43 @@ class SQLiteStorage(Storage):
         return self._run(read, write=False)
 
     def _parse_trial(self, study: str, row: tuple[Any, ...]) -> Trial:
-        tid = row[0]
         try:
-            try:
-                data = json.loads(row[4])
-            except (TypeError, ValueError):
-                raise TrialRecordError("record", "is not JSON") from None
-            if not isinstance(data, dict):
-                raise TrialRecordError("record", "is not an object")
-            return Trial.from_dict({**data, **dict(zip(_TRIAL_COLUMNS, row[:4], strict=True))})
+            return parse_trial(dict(zip(TRIAL_COLUMNS, row[:4], strict=True)), row[4])
         except TrialRecordError as exc:
             raise StorageContentError(
-                f"{str(self.path)!r}: study {study!r}, trial {tid}: {exc}"
+                f"{str(self.path)!r}: study {study!r}, trial {row[0]}: {exc}"
             ) from None
+
+    # -- blobs -------------------------------------------------------------------------
+
+    def put_blob(self, study: str, key: str, data: bytes) -> None:
+        def put(conn: sqlite3.Connection) -> None:
+            study_id = self._study_id(conn, study)
+            conn.execute(_BLOB_TABLE)
+            conn.execute(
+                "INSERT OR REPLACE INTO blobs (study_id, key, data) VALUES (?, ?, ?)",
+                (study_id, key, bytes(data)),
+            )
+
+        self._run(put, write=True)
+
+    def get_blob(self, study: str, key: str) -> bytes | None:
+        if not self._readable():
+            return None
+
+        def get(conn: sqlite3.Connection) -> bytes | None:
+            tables = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'blobs'").fetchone()
+            if tables is None:
+                return None
+            row = conn.execute(
+                "SELECT data FROM blobs JOIN studies USING (study_id) "
+                "WHERE studies.name = ? AND key = ?",
+                (study, key),
+            ).fetchone()
+            return None if row is None else bytes(row[0])
+
+        return self._run(get, write=False)
 
 
 def _trial_values(trial: Trial) -> tuple[str, float | None, str]:
-    record = trial.to_dict()
-    for column in _TRIAL_COLUMNS:
-        del record[column]  # their columns are the one truth
-    return trial.state.value, trial.loss, _dumps(record)
+    return trial.state.value, trial.loss, trial_text(trial)

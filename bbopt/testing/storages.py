@@ -12,10 +12,11 @@ Give it a factory that returns a new, empty storage on each call::
         check(target)
 
 The checks: study records (get or create, names), trial ids 0, 1, 2, ... per study
-given by the storage, copies in and out (a storage never changes the caller's
-objects), every trial field kept, updates and compare-and-set, reading after an
-id, one re-run per abandoned trial, concurrent writers in threads (unique ids,
-each queued trial claimed once), and a study that runs, resumes and is read back
+given by the storage, a limit on a study's trials that holds when writers race,
+copies in and out (a storage never changes the caller's objects), every trial field
+kept, updates and compare-and-set, reading after an id, one re-run per abandoned
+trial, concurrent writers in threads (unique ids, each queued trial claimed once),
+blobs beside a study's trials, and a study that runs, resumes and is read back
 through ``bbopt.minimize`` and ``bbopt.load_study``.
 """
 
@@ -30,7 +31,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bbopt import hp
-from bbopt.storage import DuplicateTrialError, Storage, StorageError, StudyRecord
+from bbopt.storage import (
+    DuplicateTrialError,
+    Storage,
+    StorageError,
+    StudyFullError,
+    StudyRecord,
+)
 from bbopt.testing._suite import parametrize, run_checks
 from bbopt.trial import Trial, TrialOrigin, TrialState
 
@@ -93,6 +100,7 @@ def _trial(**changes: Any) -> Trial:
         retry_of=None,
         intermediate={0: 3.0, 5: 2.0},
         budget=5.0,
+        heartbeat_at=moment + timedelta(seconds=1),
     )
     return dataclasses.replace(base, **changes)
 
@@ -258,6 +266,61 @@ def check_concurrent_writers(target: StorageUnderTest) -> None:
     assert all(owners[tid] == str(index) for tid, index in claims), "a claim was overwritten"
 
 
+def check_trial_limit(target: StorageUnderTest) -> None:
+    """``add_trial(limit=n)`` keeps at most n trials that are not re-runs, also when
+    writers race; re-runs are not limited."""
+    storage = _new(target, "s", "race")
+    for _ in range(3):
+        storage.add_trial("s", _trial(), limit=3)
+    try:
+        storage.add_trial("s", _trial(), limit=3)
+    except StudyFullError:
+        pass
+    else:
+        raise AssertionError("a 4th trial with limit=3 must raise StudyFullError")
+    rerun = storage.add_trial("s", _trial(state=TrialState.QUEUED, retry_of=0), limit=3)
+    assert rerun == 3, f"a re-run is not limited (got id {rerun})"
+    assert storage.add_trial("s", _trial()) == 4, "without limit a trial is always stored"
+    limit, refused = target.threads * 3, []
+
+    def add(index: int) -> None:
+        for _ in range(6):
+            try:
+                storage.add_trial("race", _trial(worker=str(index)), limit=limit)
+            except StudyFullError:
+                refused.append(index)
+
+    _in_threads(target.threads, add)
+    stored = storage.get_trials("race")
+    assert len(stored) == limit, f"{len(stored)} trials stored with limit {limit}"
+    assert len(refused) == target.threads * 6 - limit, f"{len(refused)} refused"
+
+
+def check_blobs(target: StorageUnderTest) -> None:
+    """Blobs per study and key come back byte for byte and are replaced by a second put;
+    a storage that keeps none refuses with StorageError and reads None."""
+    storage = _new(target, "s", "t")
+    data = bytes(range(256)) * 4
+    try:
+        storage.put_blob("s", "objective", data)
+    except StorageError:
+        assert storage.get_blob("s", "objective") is None, "a refused blob must not be kept"
+        return
+    storage.put_blob("s", "settings", b"{}")
+    storage.put_blob("s", "settings", b'{"v": 2}')
+    assert storage.get_blob("s", "objective") == data, "a blob must come back byte for byte"
+    assert storage.get_blob("s", "settings") == b'{"v": 2}', "a second put must replace"
+    assert storage.get_blob("t", "objective") is None, "blobs belong to one study"
+    assert storage.get_blob("s", "missing") is None
+    assert storage.get_blob("missing", "objective") is None, "an unknown study has no blobs"
+    try:
+        storage.put_blob("missing", "objective", data)
+    except StorageError:
+        pass
+    else:
+        raise AssertionError("a blob for an unknown study must raise StorageError")
+
+
 def _quadratic(params: dict[str, float]) -> float:
     return (params["x"] - 1) ** 2
 
@@ -293,6 +356,8 @@ STORAGE_CHECKS: tuple[Callable[[StorageUnderTest], None], ...] = (
     check_reading_after,
     check_one_rerun_per_trial,
     check_concurrent_writers,
+    check_trial_limit,
+    check_blobs,
     check_runs_a_study,
 )
 """Every storage check, each a function of a :class:`StorageUnderTest`."""

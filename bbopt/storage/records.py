@@ -1,0 +1,57 @@
+"""Trials and study records as stored text: the JSON both database storages write.
+
+A database storage keeps a few trial fields in their own columns (the columns are
+the truth, so they can be queried and changed atomically) and the rest of
+:meth:`Trial.to_dict` as one JSON text. Reading checks every field
+(:meth:`Trial.from_dict`, :meth:`StudyRecord.from_dict`); stored text is data and
+is never evaluated.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bbopt.storage.base import StorageContentError, StudyRecord
+from bbopt.trial import Trial, TrialRecordError
+
+#: Trial fields kept in their own columns, not in the JSON record.
+TRIAL_COLUMNS = ("tid", "state", "owner", "retry_of")
+
+
+def dumps(value: Any) -> str:
+    """JSON text of stored data (values JSON cannot hold are written as their repr)."""
+    return json.dumps(value, default=repr)
+
+
+def trial_text(trial: Trial) -> str:
+    """The JSON record of ``trial`` without its column fields."""
+    record = trial.to_dict()
+    for column in TRIAL_COLUMNS:
+        del record[column]
+    return dumps(record)
+
+
+def parse_trial(columns: dict[str, Any], text: Any) -> Trial:
+    """A Trial from its column values and its JSON record; TrialRecordError naming the
+    bad field."""
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError):
+        raise TrialRecordError("record", "is not JSON") from None
+    if not isinstance(data, dict):
+        raise TrialRecordError("record", "is not an object")
+    return Trial.from_dict({**data, **{key: columns.get(key) for key in TRIAL_COLUMNS}})
+
+
+def parse_study(where: str, name: str, text: Any) -> StudyRecord:
+    """A StudyRecord from the JSON text of :meth:`StudyRecord.to_dict`;
+    StorageContentError naming ``where`` (the storage), the study and the problem."""
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError):
+        raise StorageContentError(f"{where}: study {name!r}: its record is not JSON") from None
+    try:
+        return StudyRecord.from_dict(data)
+    except StorageContentError as exc:
+        raise StorageContentError(f"{where}: {exc}") from None
