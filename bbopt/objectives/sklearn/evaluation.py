@@ -73,12 +73,14 @@ def cross_validated_loss(
     ``test_loss`` (the model refit on the whole training part, scored on the test part).
 
     User warnings (convergence, a batch larger than the data, ...) are silenced, as in
-    Bayesmark: optimizers try extreme settings on purpose. A configuration the
-    estimator rejects raises, which fails the trial with the reason.
+    Bayesmark, and so are numpy's overflow warnings of diverging networks: optimizers
+    try extreme settings on purpose, and the loss records what came of them. A
+    configuration the estimator rejects raises, which fails the trial with the reason.
     """
     data = split(dataset)
     scorer = get_scorer(SCORERS[metric])
-    with _THREADS.limit(limits=1), warnings.catch_warnings():
+    quiet_numpy = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+    with _THREADS.limit(limits=1), warnings.catch_warnings(), quiet_numpy:
         warnings.simplefilter("ignore", UserWarning)  # as Bayesmark; includes convergence
         scores = cross_val_score(
             build_estimator(model, classify, metric, params),
