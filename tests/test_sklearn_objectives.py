@@ -354,10 +354,15 @@ def test_there_are_nine_distinct_spaces() -> None:
     assert len(_distinct_spaces()) == 9
 
 
+# The sklearn objectives declare no fidelity; a multi-fidelity backend gets its budgets.
+BACKEND_OPTIONS = {"bbopt.bohb": {"min_budget": 1, "max_budget": 9}}
+
+
 @pytest.mark.parametrize("backend", _installed_backends())
 def test_every_backend_suggests_valid_points_in_every_space(backend: str) -> None:
+    options = BACKEND_OPTIONS.get(backend)
     for space in _distinct_spaces().values():
-        suggestions = create_backend(backend, space, seed=0).ask(2)
+        suggestions = create_backend(backend, space, seed=0, backend_options=options).ask(2)
         assert len(suggestions) == 2
         for suggestion in suggestions:
             flat = space.validate_flat(suggestion.flat_params)
