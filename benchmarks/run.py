@@ -121,8 +121,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     add(
         "--objectives",
         default=",".join(QUICK_OBJECTIVES),
-        help="comma-separated objective names, groups (synthetic, toy, bbob, bbob-d5, keras) "
-        "or glob patterns (bbob.f0*.d05.i01); default: %(default)s",
+        help="comma-separated objective names, groups (synthetic, toy, bbob, bbob-d5, keras, "
+        "sklearn) or glob patterns (bbob.f0*.d05.i01); default: %(default)s",
     )
     add(
         "--import",
