@@ -37,8 +37,9 @@ _NOT_BETTER_THAN_RANDOM_HERE = {"skopt.forest"}
 
 # Multi-fidelity backends run with budgets 1 to 9 (the 2-D bowl's loss ignores them, so
 # re-evaluating a point at a higher budget is a spent evaluation that teaches nothing;
-# BOHB beats random search per evaluation all the same).
-_MULTI_FIDELITY = {"bbopt.bohb": {"min_budget": 1, "max_budget": 9}}
+# BOHB and DEHB beat random search per evaluation all the same).
+_BUDGETS = {"min_budget": 1, "max_budget": 9}
+_MULTI_FIDELITY = {"bbopt.bohb": _BUDGETS, "dehb.dehb": _BUDGETS}
 
 
 def _target(name: str) -> BackendUnderTest:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 HEAVY = ["tensorflow", "keras", "matplotlib", "pandas", "hyperopt", "optuna", "dask", "torch"]
-HEAVY += ["skopt", "sklearn", "distributed", "cocoex"]
+HEAVY += ["skopt", "sklearn", "distributed", "cocoex", "dehb", "loguru", "ConfigSpace"]
 
 SCRIPT = """
 import json, sys

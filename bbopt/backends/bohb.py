@@ -27,12 +27,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from bbopt.backends import register_backend
-from bbopt.backends.base import Backend, Observation, Suggestion
+from bbopt.backends.base import Observation, Suggestion
+from bbopt.backends.budgets import HyperbandBackend
 from bbopt.backends.kde import GoodBadDensities, UnitCube
 from bbopt.errors import OptionValueError
 from bbopt.space import Space
@@ -91,7 +92,7 @@ def hyperband_brackets(min_budget: float, max_budget: float, eta: int) -> list[B
 
 
 @register_backend
-class BOHB(Backend):
+class BOHB(HyperbandBackend):
     name = "bbopt.bohb"
     description = (
         "BOHB: Hyperband's brackets pick budgets on the objective's fidelity, kernel "
@@ -99,17 +100,12 @@ class BOHB(Backend):
         "eta, random_fraction, min_points_in_model, top_n_percent, num_samples, "
         "bandwidth_factor, min_bandwidth)"
     )
-    multi_fidelity: ClassVar[bool] = True
-    quick_benchmark: ClassVar[bool] = False  # its budgets need an objective with a fidelity
 
     def __init__(
         self,
         space: Space,
         seed: int | None = None,
         *,
-        min_budget: float | None = None,
-        max_budget: float | None = None,
-        eta: int = 3,
         random_fraction: float = 1 / 3,
         min_points_in_model: int | None = None,
         top_n_percent: float = 15,
@@ -120,14 +116,10 @@ class BOHB(Backend):
     ) -> None:
         super().__init__(space, seed, **options)
         self.check_options(())
-        if isinstance(eta, bool) or not isinstance(eta, int) or eta < 2:
-            raise OptionValueError(f"option 'eta' must be an integer >= 2, got {eta!r}")
         if not 0 <= random_fraction <= 1:
             raise OptionValueError(
                 f"option 'random_fraction' must be in [0, 1], got {random_fraction!r}"
             )
-        self.min_budget, self.max_budget = min_budget, max_budget
-        self.eta = eta
         self.random_fraction = float(random_fraction)
         if not 0 < top_n_percent < 100:
             raise OptionValueError(
@@ -148,22 +140,6 @@ class BOHB(Backend):
         self._brackets: deque[Bracket] = deque()  # open brackets, oldest first
         # budget -> (unit-cube vectors, losses) of every result at that budget
         self._results: dict[float, tuple[list[np.ndarray], list[float]]] = {}
-
-    def budgets(self) -> tuple[float, float]:
-        """(min, max) budget: the options, else the objective's fidelity (set by minimize)."""
-        fidelity = self.fidelity
-        low = self.min_budget if self.min_budget is not None else getattr(fidelity, "min", None)
-        high = self.max_budget if self.max_budget is not None else getattr(fidelity, "max", None)
-        if low is None or high is None:
-            raise OptionValueError(
-                "bbopt.bohb needs budgets: an objective that declares a fidelity, or the "
-                "options min_budget and max_budget"
-            )
-        if not 0 < low < high:
-            raise OptionValueError(
-                f"bbopt.bohb needs 0 < min_budget < max_budget, got {low}, {high}"
-            )
-        return float(low), float(high)
 
     def ask(self, n: int = 1) -> list[Suggestion]:
         return [self._suggest(self._next_job()) for _ in range(n)]
