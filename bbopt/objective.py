@@ -173,6 +173,7 @@ registry: Registry[Objective] = Registry(
         "bbopt.objectives.multifidelity",
         "bbopt.objectives.coco",
         "bbopt.objectives.wine",
+        "bbopt.objectives.iterative",
     ],
     _objectives_from_entry_point,
 )
