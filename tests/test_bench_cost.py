@@ -100,3 +100,21 @@ def test_the_command_compares_pruned_and_multi_fidelity_runs_at_equal_cost(
     assert main(args) == 0  # the second time every run is complete: nothing runs again
     again = bbopt.load_study(study.name, folder / "studies.db")
     assert len(again.trials) == len(study.trials)
+
+
+def test_optunas_own_tpe_with_its_hyperband_pruner_stops_at_the_cost() -> None:
+    from benchmarks.mf_hartmann import optuna_own
+
+    regret = optuna_own(0, 12.0)
+    assert 0 <= regret < 4  # a full-fidelity result was reached within 12 units
+
+
+def test_the_wine_figure_takes_entries_with_trial_counts() -> None:
+    from benchmarks.pruning_wine import parse_arms
+
+    assert parse_arms("hyperopt.tpe:20, bbopt.bohb:60") == [
+        ("hyperopt.tpe", 20),
+        ("bbopt.bohb", 60),
+    ]
+    with pytest.raises(SystemExit, match="is not entry:evals"):
+        parse_arms("hyperopt.tpe")
