@@ -181,17 +181,31 @@ class Study:
         return written
 
     def refresh(self) -> list[Trial]:
-        """Read what other processes changed: new trials, and new states of the trials
-        not finished here. Returns the trials that are new or changed."""
+        """Read what other processes changed: new trials, new states of the trials not
+        finished here, and the reports of other processes' running trials (so that a
+        pruner here sees how they are doing). Returns the trials that are new or changed."""
         if not self._stored:
             return []
         changed = []
         for trial in self.storage.get_trials(self.name, after=self._first_unsettled() - 1):
             known = self.trial(trial.tid)
-            if known is None or known.state is not trial.state:
+            if (
+                known is None
+                or known.state is not trial.state
+                or self._reported_elsewhere(known, trial)
+            ):
                 self._keep(trial)
                 changed.append(trial)
         return changed
+
+    def _reported_elsewhere(self, known: Trial, stored: Trial) -> bool:
+        """A trial running in another process whose stored reports are new to this one
+        (this process's own running trials have their latest reports in memory)."""
+        return (
+            stored.state is TrialState.RUNNING
+            and stored.owner != self.owner
+            and stored.intermediate != known.intermediate
+        )
 
     def recover(self) -> None:
         """Abandon running trials whose process has ended and queue one re-run of every
