@@ -30,13 +30,13 @@ from __future__ import annotations
 import functools
 import math
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from bbopt import hp
 from bbopt.objective import Fidelity, Objective, register_objective
+from bbopt.objectives._splits import Splits
 from bbopt.reporting import budget, report
 
 DATA_SEED = 0
@@ -63,18 +63,6 @@ SGD_SPACE = {
         ],
     ),
 }
-
-
-@dataclass(frozen=True)
-class Splits:
-    """Standardised features and labels of the three parts."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
 
 
 @functools.cache
