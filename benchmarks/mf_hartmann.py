@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         for entry in ENTRIES
     }
     regret[OPTUNA_OWN] = [
-        optuna_own(derive_seed(0, k), args.cost_budget) for k in range(args.seeds)
+        optuna_own(derive_seed(0, k, OBJECTIVE), args.cost_budget) for k in range(args.seeds)
     ]
     bohb = regret["bbopt.bohb"]
     print(f"\n{OBJECTIVE}, {args.seeds} seeds, {args.cost_budget:g} cost units per run")
