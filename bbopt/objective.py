@@ -65,6 +65,10 @@ class Objective:
     # mix up concurrent trials. See docs/parallel.md.
     thread_safe: bool = False
     fidelity: Fidelity | None = None  # what its report steps count, if it reports
+    # Cost units of a trial that ran to the fraction z = step / fidelity.max of its
+    # fidelity (the mf.* functions' cost model); None: the steps themselves (epochs).
+    # Benchmarks read it to compare runs at equal spent budget.
+    cost_model: Callable[[float], float] | None = None
 
     def evaluate(self, params: Any) -> float | dict[str, Any] | Result:
         raise NotImplementedError
@@ -93,6 +97,7 @@ class FunctionObjective(Objective):
     groups: tuple[str, ...] = ()
     thread_safe: bool = False
     fidelity: Fidelity | None = None
+    cost_model: Callable[[float], float] | None = None
 
     def __post_init__(self) -> None:
         if not callable(self.fn):
@@ -174,6 +179,7 @@ registry: Registry[Objective] = Registry(
         "bbopt.objectives.coco",
         "bbopt.objectives.wine",
         "bbopt.objectives.sklearn",
+        "bbopt.objectives.iterative",
     ],
     _objectives_from_entry_point,
 )
@@ -189,6 +195,7 @@ def register_objective(
     cost_hint: str = "cheap",
     groups: Iterable[str] = (),
     fidelity: Fidelity | None = None,
+    cost_model: Callable[[float], float] | None = None,
     replace: bool = False,
 ) -> Any:
     """Register an objective.
@@ -216,6 +223,7 @@ def register_objective(
             cost_hint=cost_hint,
             groups=tuple(groups),
             fidelity=fidelity,
+            cost_model=cost_model,
         )
         registry.register(objective.name, objective, replace=replace)
         return objective

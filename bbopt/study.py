@@ -188,9 +188,10 @@ class Study:
         return written
 
     def refresh(self) -> list[Trial]:
-        """Read what other processes changed: new trials, and new states (or heartbeats,
-        see :mod:`bbopt.execution.queue`) of the trials not finished here. Returns the
-        trials that are new or changed."""
+        """Read what other processes changed: new trials, new states (or heartbeats, see
+        :mod:`bbopt.execution.queue`) of the trials not finished here, and the reports of
+        other processes' running trials (so that a pruner here sees how they are doing).
+        Returns the trials that are new or changed."""
         if not self._stored:
             return []
         changed = []
@@ -200,10 +201,20 @@ class Study:
                 known is None
                 or known.state is not trial.state
                 or known.heartbeat_at != trial.heartbeat_at
+                or self._reported_elsewhere(known, trial)
             ):
                 self._keep(trial)
                 changed.append(trial)
         return changed
+
+    def _reported_elsewhere(self, known: Trial, stored: Trial) -> bool:
+        """A trial running in another process whose stored reports are new to this one
+        (this process's own running trials have their latest reports in memory)."""
+        return (
+            stored.state is TrialState.RUNNING
+            and stored.owner != self.owner
+            and stored.intermediate != known.intermediate
+        )
 
     def recover(self) -> None:
         """Abandon running trials whose process has ended and queue one re-run of every

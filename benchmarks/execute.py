@@ -1,7 +1,9 @@
 """Run one (backend, objective, seed) cell of the grid as a study in the results storage.
 
 A cell is ``bbopt.minimize(objective, backend=..., max_evals=budget, seed=...,
-storage=<results>/studies.db, study="<objective>/<backend>/run-<k>")``: every trial
+storage=<results>/studies.db, study="<objective>/<backend>/run-<k>")`` (a
+``backend+pruner`` entry runs under that pruner; with a cost budget the run stops once
+its trials spent it, :class:`benchmarks.cost.CostCap`): every trial
 is committed as it ends, with the backend's suggest time (``Trial.suggest_duration``),
 so a benchmark resumes the way any stored study does. Executing a cell whose study
 already holds ``budget`` finished trials does nothing; a shorter one (an
@@ -19,6 +21,8 @@ import bbopt
 from bbopt.storage import SQLiteStorage, Storage
 from bbopt.study import Study
 from bbopt.trial import Trial
+from benchmarks.cost import CostCap
+from benchmarks.entries import split_entry
 from benchmarks.grid import RunSpec
 
 
@@ -68,9 +72,19 @@ def stored_trials(spec: RunSpec) -> list[Trial] | None:
 
 
 def is_complete(spec: RunSpec) -> bool:
-    """Whether the cell's study already holds its budget of finished trials."""
+    """Whether the cell's study already holds its budget of finished trials (or, with a
+    cost budget, spent it)."""
     trials = stored_trials(spec)
-    return trials is not None and len(trials) >= spec.budget
+    if trials is None:
+        return False
+    if spec.max_cost is not None and _cost_cap(spec).spent(trials) >= spec.max_cost:
+        return True
+    return len(trials) >= spec.budget
+
+
+def _cost_cap(spec: RunSpec) -> CostCap:
+    assert spec.max_cost is not None
+    return CostCap(bbopt.get_objective(spec.objective), spec.max_cost)
 
 
 def execute(spec: RunSpec) -> Outcome:
@@ -86,9 +100,12 @@ def execute(spec: RunSpec) -> Outcome:
 def run_study(spec: RunSpec, storage: Storage) -> Study:
     """The cell's run, resuming its study in ``storage`` (the results file here, or a copy
     in memory on a Dask worker: the one call both make, so both give the same trials)."""
+    backend, pruner = split_entry(spec.backend)
     return bbopt.minimize(
         spec.objective,
-        backend=spec.backend,
+        backend=backend,
+        pruner=pruner,
+        early_stop=None if spec.max_cost is None else _cost_cap(spec),
         max_evals=spec.budget,
         seed=spec.seed,
         storage=storage,

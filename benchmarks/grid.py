@@ -29,6 +29,7 @@ from bbopt.backends import Backend, create_backend, get_backend
 from bbopt.errors import BBoptError, MissingDependencyError
 from bbopt.objectives import coco
 from bbopt.space import Space, Uniform
+from benchmarks.entries import check_entry, split_entry
 
 QUICK_OBJECTIVES = ("synthetic", "toy.sin")
 """The quick default's objectives: the ``synthetic`` group plus the tutorial's toy."""
@@ -57,6 +58,7 @@ class RunSpec:
     seed: int
     budget: int
     path: Path
+    max_cost: float | None = None  # stop once the trials spent this (benchmarks/cost.py)
 
     @property
     def study(self) -> str:
@@ -81,6 +83,7 @@ def build_grid(
     seeds: int,
     master_seed: int,
     budget: int,
+    max_cost: float | None = None,
 ) -> list[RunSpec]:
     """Every (objective, backend, run index) with its derived seed, objectives outermost."""
     if seeds < 1:
@@ -88,7 +91,7 @@ def build_grid(
     if budget < 1:
         raise ValueError(f"--budget must be >= 1, got {budget}")
     return [
-        RunSpec(b, o, k, derive_seed(master_seed, k, o), budget, storage_path(folder))
+        RunSpec(b, o, k, derive_seed(master_seed, k, o), budget, storage_path(folder), max_cost)
         for o in objectives
         for b in backends
         for k in range(seeds)
@@ -141,7 +144,7 @@ def backend_unavailable(name: str) -> str | None:
     optional packages import.
     """
     try:
-        create_backend(name, Space(Uniform("x", 0.0, 1.0)), seed=0)
+        create_backend(split_entry(name)[0], Space(Uniform("x", 0.0, 1.0)), seed=0)
     except ImportError as exc:
         return str(exc)
     return None
@@ -163,7 +166,8 @@ def select_backends(spec: str | None) -> tuple[list[str], list[str]]:
     """Backend names to run and notes on those skipped.
 
     ``None`` or ``quick`` means every registered backend that
-    :func:`joins_quick_default`; ``all`` means every registered backend. Backends
+    :func:`joins_quick_default`; ``all`` means every registered backend; a name may be
+    ``backend+pruner`` (:mod:`benchmarks.entries`). Backends
     whose optional packages are missing are skipped with a note.
     """
     registered = bbopt.list_backends()
@@ -174,7 +178,7 @@ def select_backends(spec: str | None) -> tuple[list[str], list[str]]:
     else:
         wanted = []
         for name in _split(spec):
-            get_backend(name)  # unknown names fail here, with close matches
+            check_entry(name)  # unknown names fail here, with close matches
             if name not in wanted:
                 wanted.append(name)
     chosen, notes = [], []

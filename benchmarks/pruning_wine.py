@@ -1,26 +1,31 @@
 """Epochs to a good network on keras.wine, pruned or not: ``python -m benchmarks.pruning_wine``.
 
-For each seed, two searches with hyperopt's TPE: full fidelity (every trial trains
-50 epochs; ``--full-evals`` trials) and with a pruner (``--pruner``, default
-``hyperband``; ``--pruned-evals`` trials; pruned trials are told to TPE with their
-last value). Both are serial runs in this process, so the trials' order is the
-order the epochs were spent in. Reported per search, from the stored trials:
+For each seed, one search per arm (``--arms``, ``entry:evals`` pairs; an entry is a
+backend, or ``backend+pruner`` as in ``benchmarks.run``). The default arms: full
+fidelity ``hyperopt.tpe`` (20 trials of 50 epochs), ``hyperopt.tpe`` under
+``hyperband`` and under ``successive_halving`` (ASHA; 40 trials each; pruned trials
+are told to TPE with their last value) and ``bbopt.bohb`` (120 trials on Hyperband's
+budgets of 2, 6, 17 and 50 epochs). All are serial runs in this process, so the
+trials' order is the order the epochs were spent in. Reported per search, from the
+stored trials:
 
 * epochs to a validation accuracy >= ``--target``: the epochs trained by all trials
   up to the one that got there. Full fidelity sees a trial's accuracy when it ends
-  (after 50 epochs); the pruned search sees each epoch's, so it "gets there" at the
+  (after 50 epochs); the other arms see each epoch's, so they "get there" at the
   first report of >= target ("reported"), or, stricter, when a trial that got there
-  also finished all 50 epochs ("finished");
+  also finished training, all its epochs ("finished": 50 under a pruner, its budget
+  under BOHB);
 * the test accuracy of ``final_fit`` (retrain on train+validation, 50 epochs) of the
   search's best finished trial, and the epochs the whole search spent.
 
-Target of issue 14: the pruned search's median epochs to 0.95 at most 1/3 of full
-fidelity's, with the same or better test accuracy.
+Target of issue 14: median epochs to 0.95 at most 1/3 of full fidelity's, with the
+same or better test accuracy.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import time
@@ -28,8 +33,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import bbopt
-from bbopt.objectives.wine import EPOCHS, WineClassifier, final_fit
+from bbopt.objectives.wine import WineClassifier, final_fit
 from bbopt.trial import Trial, TrialState
+from benchmarks.entries import check_entry, split_entry
 
 
 def epochs_to(trials: Iterable[Trial], target: float, *, finished: bool) -> int | None:
@@ -47,24 +53,19 @@ def epochs_to(trials: Iterable[Trial], target: float, *, finished: bool) -> int 
     return None
 
 
-def search(seed: int, evals: int, pruner: str | None, options: dict[str, Any]) -> dict[str, Any]:
+def search(seed: int, entry: str, evals: int) -> dict[str, Any]:
+    backend, pruner = split_entry(entry)
     started = time.perf_counter()
     study = bbopt.minimize(
-        WineClassifier(),
-        backend="hyperopt.tpe",
-        max_evals=evals,
-        seed=seed,
-        pruner=pruner,
-        pruner_options=options if pruner else None,
+        WineClassifier(), backend=backend, max_evals=evals, seed=seed, pruner=pruner,
         progress=False,
-    )
+    )  # fmt: skip
     return {
         "study": study,
         "seconds": time.perf_counter() - started,
         "epochs": sum(len(t.intermediate) for t in study.trials),
         "pruned": sum(t.state is TrialState.PRUNED for t in study.trials),
         "test_accuracy": final_fit(study.best_params),
-        "best_val": -study.best_loss,
     }
 
 
@@ -73,61 +74,72 @@ def _median(values: list[int | None]) -> float:
     return statistics.median(float("inf") if v is None else v for v in values)
 
 
+DEFAULT_ARMS = (
+    "hyperopt.tpe:20,hyperopt.tpe+hyperband:40,hyperopt.tpe+successive_halving:40,bbopt.bohb:120"
+)
+
+
+def parse_arms(text: str) -> list[tuple[str, int]]:
+    """``entry:evals`` pairs, comma-separated; the first is the full-fidelity reference."""
+    arms = []
+    for item in text.split(","):
+        entry, _, evals = item.strip().rpartition(":")
+        if not entry or not evals.isdigit():
+            raise SystemExit(f"--arms: {item!r} is not entry:evals (e.g. hyperopt.tpe:20)")
+        check_entry(entry)
+        arms.append((entry, int(evals)))
+    return arms
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--full-evals", type=int, default=20)
-    parser.add_argument("--pruned-evals", type=int, default=40)
-    parser.add_argument("--pruner", default="hyperband")
-    parser.add_argument(
-        "--pruner-option", action="append", default=[], metavar="KEY=VALUE", help="repeatable"
-    )
+    parser.add_argument("--arms", default=DEFAULT_ARMS, help="default: %(default)s")
     parser.add_argument("--target", type=float, default=0.95)
     args = parser.parse_args(argv)
+    arms = parse_arms(args.arms)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    options = {
-        k: float(v) if "." in v else int(v) for k, v in (o.split("=") for o in args.pruner_option)
-    }
     WineClassifier().prepare()
-    rows = []
+    rows: dict[str, list[dict[str, Any]]] = {entry: [] for entry, _ in arms}
     for seed in range(args.seeds):
-        full = search(seed, args.full_evals, None, {})
-        pruned = search(seed, args.pruned_evals, args.pruner, options)
-        row = {
-            "seed": seed,
-            "full": epochs_to(full["study"].trials, args.target, finished=True),
-            "reported": epochs_to(pruned["study"].trials, args.target, finished=False),
-            "finished": epochs_to(pruned["study"].trials, args.target, finished=True),
-            "full_test": full["test_accuracy"],
-            "pruned_test": pruned["test_accuracy"],
-            "full_epochs": full["epochs"],
-            "pruned_epochs": pruned["epochs"],
-            "pruned_trials": pruned["pruned"],
-        }
-        rows.append(row)
+        for entry, evals in arms:
+            found = search(seed, entry, evals)
+            trials = found["study"].trials
+            row = {
+                "reported": epochs_to(trials, args.target, finished=False),
+                "finished": epochs_to(trials, args.target, finished=True),
+                "test": found["test_accuracy"],
+                "epochs": found["epochs"],
+                "pruned": found["pruned"],
+                "seconds": found["seconds"],
+            }
+            rows[entry].append(row)
+            print(
+                f"seed {seed} {entry} ({evals} trials): epochs to {args.target} "
+                f"{row['reported']} (reported) / {row['finished']} (finished); test accuracy "
+                f"{row['test']:.3f}; {row['epochs']} epochs, {row['pruned']} pruned, "
+                f"{row['seconds']:.0f} s",
+                flush=True,
+            )
+    reference = arms[0][0]
+    full = _median([r["finished"] for r in rows[reference]])
+    print(f"\nkeras.wine, {args.seeds} seeds; median epochs to validation accuracy >= "
+          f"{args.target} (ratio to {reference} at full fidelity, {full:g}); median test "
+          "accuracy after final_fit; median epochs per search")  # fmt: skip
+    for entry, found in rows.items():
+        reported = _median([r["reported"] for r in found])
+        finished = _median([r["finished"] for r in found])
+        ratios = [  # reported here over finished at full fidelity, seed by seed
+            (r["reported"] or math.inf) / (f["finished"] or math.inf)
+            for r, f in zip(found, rows[reference], strict=True)
+        ]
+        shown = "reference" if entry == reference else f"{statistics.median(ratios):.2f}"
+        test = statistics.median(r["test"] for r in found)
         print(
-            f"seed {seed}: epochs to {args.target}: full {row['full']}, pruned {row['reported']} "
-            f"(reported) / {row['finished']} (finished); test accuracy full "
-            f"{row['full_test']:.3f}, pruned {row['pruned_test']:.3f}; epochs spent "
-            f"{row['full_epochs']} ({args.full_evals} trials) vs {row['pruned_epochs']} "
-            f"({args.pruned_evals} trials, {row['pruned_trials']} pruned)",
-            flush=True,
+            f"  {entry:<34} reported {reported:g} ({reported / full:.2f}), finished "
+            f"{finished:g} ({finished / full:.2f}), per-seed ratio median {shown}; "
+            f"test {test:.3f}; epochs {statistics.median(r['epochs'] for r in found):g}"
         )
-    full = _median([r["full"] for r in rows])
-    reported = _median([r["reported"] for r in rows])
-    finished = _median([r["finished"] for r in rows])
-    print(f"\nkeras.wine, {args.seeds} seeds, hyperopt.tpe, pruner {args.pruner} {options}")
-    print(f"median epochs to validation accuracy >= {args.target}:")
-    print(f"  full fidelity ({EPOCHS} epochs per trial): {full:g}")
-    print(f"  pruned, first report >= target:  {reported:g}  ratio {reported / full:.2f}")
-    print(f"  pruned, a finished trial >= target: {finished:g}  ratio {finished / full:.2f}")
-    full_test = statistics.median(r["full_test"] for r in rows)
-    pruned_test = statistics.median(r["pruned_test"] for r in rows)
-    print(f"median test accuracy after final_fit: full {full_test:.3f}, pruned {pruned_test:.3f}")
-    print(
-        f"median epochs per search: full {statistics.median(r['full_epochs'] for r in rows):g}, "
-        f"pruned {statistics.median(r['pruned_epochs'] for r in rows):g}"
-    )
 
 
 if __name__ == "__main__":

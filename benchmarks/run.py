@@ -32,7 +32,7 @@ from typing import NoReturn
 import bbopt
 from bbopt.backends import get_backend
 from bbopt.errors import BBoptError, UnknownNameError
-from benchmarks import analysis, cd_diagram, cocodata, figures, page, report
+from benchmarks import analysis, cd_diagram, cocodata, cost_report, figures, page, report
 from benchmarks.execute import Outcome, RunMismatchError, execute_safely, is_complete
 from benchmarks.folders import Selection, results_name
 from benchmarks.grid import (
@@ -115,8 +115,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     add(
         "--backends",
         default="quick",
-        help="comma-separated backend names, 'quick' (every backend marked quick_benchmark, "
-        "the default) or 'all'",
+        help="comma-separated backend names (backend+pruner runs it under a pruner, e.g. "
+        "hyperopt.tpe+hyperband), 'quick' (every backend marked quick_benchmark, the "
+        "default) or 'all'",
     )
     add(
         "--objectives",
@@ -173,6 +174,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         type=_positive_float,
         default=1.0,
         help="'evals to target' target, as a multiple of the baseline's median final regret",
+    )
+    add(
+        "--cost-budget",
+        type=_positive_float,
+        default=None,
+        help="stop each run once its trials spent this many cost units (the objective's "
+        "cost model, else fidelity steps, else evaluations; --budget stays the cap on "
+        "evaluations) and compare the runs at it: cost.md, cost_<objective>.png",
     )
     add("--no-figures", action="store_true", help="write tables only")
     add("--no-progress", action="store_true", help="no progress bar")
@@ -386,9 +395,13 @@ def _main(argv: list[str], prog: str) -> int:
     )
     quick = all(getattr(args, key) == parser.get_default(key) for key in _SELECTING)
     name = results_name(args.name, args.backends, args.objectives, selection, quick)
+    if args.cost_budget is not None and not args.name:  # its runs stop elsewhere: own folder
+        name = f"{name}-cost{args.cost_budget:g}"
     folder = args.results_dir / name
     folder.mkdir(parents=True, exist_ok=True)
-    specs = build_grid(folder, backends, objectives, args.seeds, args.master_seed, args.budget)
+    specs = build_grid(
+        folder, backends, objectives, args.seeds, args.master_seed, args.budget, args.cost_budget
+    )
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     where = {"process": f"{args.jobs} jobs", "dask": f"a Dask cluster of {args.jobs} workers"}
@@ -418,6 +431,18 @@ def _main(argv: list[str], prog: str) -> int:
         elapsed_s=time.perf_counter() - started,
         notes=(*notes, *load_notes),
     )
+    with_cost = [o for o in objectives if bbopt.get_objective(o).fidelity is not None]
+    if args.cost_budget is not None or with_cost:
+        cost_report.summarize_cost(
+            specs,
+            folder,
+            backends,
+            objectives if args.cost_budget is not None else with_cost,
+            args.cost_budget,
+            figures=not args.no_figures,
+        )
+    if args.cost_budget is not None:  # runs end by cost, not at --budget evaluations
+        return 1 if failed else 0
     table, comparison = publish(folder, runs, backends, objectives, info, not args.no_figures)
     _print_verdict(table, comparison, args.baseline)
     return 1 if failed else 0

@@ -41,16 +41,16 @@ _SLOW: dict[str, tuple[dict[str, Any], int, int]] = {
 _NOT_BETTER_THAN_RANDOM_HERE = {"skopt.forest", "smac.rf"}
 
 
-# BOHB spends evaluations on re-evaluating its best points at higher budgets: its gain is
-# per unit of budget, not per evaluation, which is what the improvement checks count
-# (on the 2-D bowl, whose loss ignores the budget, it is no better than random search
-# per evaluation). It runs with budgets 1 to 9.
-_MULTI_FIDELITY = {"bbopt.bohb": {"min_budget": 1, "max_budget": 9}}
+# Multi-fidelity backends run with budgets 1 to 9 (the 2-D bowl's loss ignores them, so
+# re-evaluating a point at a higher budget is a spent evaluation that teaches nothing;
+# BOHB and DEHB beat random search per evaluation all the same).
+_BUDGETS = {"min_budget": 1, "max_budget": 9}
+_MULTI_FIDELITY = {"bbopt.bohb": _BUDGETS, "dehb.dehb": _BUDGETS}
 
 
 def _target(name: str) -> BackendUnderTest:
     if name in _MULTI_FIDELITY:
-        return BackendUnderTest(name, _MULTI_FIDELITY[name], learns=False)
+        return BackendUnderTest(name, _MULTI_FIDELITY[name])
     learns = False if name in _NOT_BETTER_THAN_RANDOM_HERE else None  # else the class's own
     if name in _SLOW:
         options, budget, improve_budget = _SLOW[name]

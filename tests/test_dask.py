@@ -25,6 +25,7 @@ import pytest
 import bbopt
 from bbopt import hp
 from bbopt.objective import FunctionObjective
+from bbopt.trial import TrialState
 
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
@@ -200,6 +201,55 @@ def test_a_running_scheduler_by_address(scheduler: str) -> None:
     pairs = overlapping(study)
     assert len(pairs) >= 5
     assert all(a.flat_params != b.flat_params for a, b in pairs)
+
+
+def slow_leader() -> Any:
+    """A closure (sent by value): x = 1 is good and slow, every other point bad and quick."""
+
+    def objective(params: dict[str, float]) -> float:
+        leader = params["x"] == 1.0
+        if not leader:
+            time.sleep(0.2)  # the leader's first report is in before
+        for step in range(1, 5):
+            bbopt.report(step, 0.0 if leader else 10.0)
+            if leader:
+                time.sleep(0.5)
+        return 0.0 if leader else 10.0
+
+    return objective
+
+
+def test_workers_of_a_running_scheduler_report_through_dask(
+    scheduler: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers of a scheduler started apart (on other machines, say) cannot count on the
+    driver's socket: their reports reach the pruner through the scheduler."""
+
+    def no_socket() -> None:
+        raise AssertionError("the socket channel was used")
+
+    monkeypatch.setattr("bbopt.execution.engine.ReportServer", no_socket)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # "cannot reach the driver" fails
+        study = bbopt.minimize(
+            slow_leader(),
+            {"x": hp.uniform("x", 1, 2)},
+            points_to_evaluate=[{"x": 1.0}],
+            backend="bbopt.random",
+            max_evals=6,
+            seed=0,
+            executor=scheduler,
+            pruner="successive_halving",
+            pruner_options={"min_resource": 1, "reduction_factor": 4},
+        )
+    leader, others = study.trials[0], study.trials[1:]
+    assert leader.state is TrialState.DONE and list(leader.intermediate) == [1, 2, 3, 4]
+    assert all(t.state is TrialState.PRUNED and list(t.intermediate) == [1] for t in others)
+    with distributed.Client(scheduler) as client:  # the run's queues are gone
+        names = client.run_on_scheduler(
+            lambda dask_scheduler: list(dask_scheduler.extensions["queues"].queues)
+        )
+    assert [n for n in names if n.startswith("bbopt-")] == []
 
 
 def test_a_client_is_used_and_left_open(scheduler: str) -> None:

@@ -8,7 +8,7 @@ import sys
 
 HEAVY = ["tensorflow", "keras", "matplotlib", "pandas", "hyperopt", "optuna", "dask", "torch"]
 HEAVY += ["skopt", "sklearn", "distributed", "cocoex", "nevergrad", "smac", "ConfigSpace"]
-HEAVY += ["botorch", "optuna_integration", "threadpoolctl", "pyrfr"]
+HEAVY += ["botorch", "optuna_integration", "threadpoolctl", "pyrfr", "dehb", "loguru"]
 
 SCRIPT = """
 import json, sys

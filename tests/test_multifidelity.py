@@ -93,3 +93,33 @@ def test_budgets_reach_worker_processes_and_keras_trains_that_many_epochs() -> N
     for trial in study.trials:
         assert trial.state is TrialState.DONE and trial.extras["epochs"] == 1
         assert list(trial.intermediate) == [1]
+
+
+def test_dehb_gives_hyperbands_budgets_and_learns_only_its_own_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # DEHB writes nothing, in the current folder or elsewhere
+    study = bbopt.minimize("mf.hartmann3", backend="dehb.dehb", max_evals=40, seed=0)
+    budgets = [t.budget for t in study.trials]
+    assert budgets[:27] == [1.0] * 27 and budgets[27:36] == [3.0] * 9  # first bracket
+    best_ninth = sorted(study.trials[:27], key=lambda t: (t.loss, t.tid))[:9]
+    assert {tuple(t.flat_params.values()) for t in study.trials[27:36]} == {
+        tuple(t.flat_params.values()) for t in best_ninth
+    }  # DEHB's first round promotes the best, like Hyperband
+    for trial in study.trials:
+        assert trial.budget is not None and len(trial.intermediate) == round(trial.budget)
+    again = bbopt.minimize("mf.hartmann3", backend="dehb.dehb", max_evals=40, seed=0)
+    assert [t.flat_params for t in again.trials] == [t.flat_params for t in study.trials]
+    assert list(tmp_path.iterdir()) == []
+    backend = bbopt.create_backend("dehb.dehb", bbopt.Space(mf.MF_BRANIN.space), 0)
+    backend.fidelity = mf.FIDELITY
+    backend.tell(bbopt.backends.Observation({"x0": 0.0, "x1": 1.0}, 3.0))  # ignored
+    assert backend.ask(1)[0].budget == 1.0
+
+
+def test_dehb_checks_its_options() -> None:
+    space = bbopt.Space(mf.MF_BRANIN.space)
+    with pytest.raises(bbopt.errors.UnknownOptionError, match="mutation_factor"):
+        bbopt.create_backend("dehb.dehb", space, 0, {"mutation": 0.3})
+    with pytest.raises(OptionValueError, match=r"dehb\.dehb needs budgets"):
+        bbopt.create_backend("dehb.dehb", space, 0).ask(1)

@@ -458,3 +458,75 @@ def test_the_percentile_is_numpys_linear_percentile() -> None:
         values = list(rng.normal(size=size))
         for q in (0.0, 10.0, 25.0, 50.0, 99.0, 100.0):
             assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)))
+
+
+# -- two processes on one shared SQLite study -----------------------------------------------
+
+OTHER_DRIVER = """
+import sys, time
+from pathlib import Path
+import bbopt
+from bbopt import hp
+
+def shared(params):
+    bbopt.report(1, 5.0)
+    time.sleep(1.2)  # the next report is written (reports are stored at most once a second)
+    bbopt.report(2, 0.0)
+    deadline = time.monotonic() + 60
+    while not Path(sys.argv[2]).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return 0.0
+
+bbopt.minimize(shared, {"x": hp.uniform("x", 0, 1)}, backend="bbopt.random", max_evals=2,
+               seed=1, storage=sys.argv[1], study="shared", pruner="threshold",
+               pruner_options={"upper": 1e9})
+"""
+
+
+def _wait_for_report(path: Path, step: int, value: float) -> None:
+    """Until the shared study holds a running trial that reported ``value`` at ``step``."""
+    storage = bbopt.storage.SQLiteStorage(path)
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            trials = storage.get_trials("shared") if storage.get_study("shared") else []
+            if any(t.intermediate.get(step) == value for t in trials):
+                return
+            time.sleep(0.05)
+    finally:
+        storage.close()
+    raise AssertionError(f"the other driver never reported {value} at step {step}")
+
+
+@pytest.mark.slow
+def test_a_pruner_counts_the_running_reports_of_another_process(tmp_path: Path) -> None:
+    """Another driver's trial, running, reports 5 then 0; ours 1 then 1. ASHA (rungs 1, 2,
+    the best half goes on) lets ours pass rung 1 and stops it at rung 2, where the other
+    trial, still running, reported better: its report was read from the shared study."""
+    path, done = tmp_path / "shared.db", tmp_path / "done"
+    other = subprocess.Popen([sys.executable, "-c", OTHER_DRIVER, str(path), str(done)])
+    try:
+
+        def shared(params: dict[str, float]) -> float:
+            _wait_for_report(path, 1, 5.0)
+            bbopt.report(1, 1.0)
+            _wait_for_report(path, 2, 0.0)
+            bbopt.report(2, 1.0)
+            return 1.0
+
+        study = bbopt.minimize(
+            shared,
+            {"x": hp.uniform("x", 0, 1)},
+            backend="bbopt.random",
+            max_evals=2,
+            seed=0,
+            storage=path,
+            study="shared",
+            pruner="successive_halving",
+            pruner_options={"min_resource": 1, "reduction_factor": 2},
+        )
+    finally:
+        done.touch()
+        assert other.wait(timeout=60) == 0
+    ours = next(t for t in study.trials if t.owner == study.owner)
+    assert ours.state is TrialState.PRUNED and ours.intermediate == {1: 1.0, 2: 1.0}

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import bbopt
-from bbopt.backends import create_backend
+from bbopt.backends import create_backend, get_backend
 from bbopt.objective import evaluate_point
 from bbopt.objectives.sklearn import DATASETS, METRICS, MODELS, SklearnObjective
 from bbopt.space import Space
@@ -355,12 +355,12 @@ def test_there_are_nine_distinct_spaces() -> None:
 
 
 # The sklearn objectives declare no fidelity; a multi-fidelity backend gets its budgets.
-BACKEND_OPTIONS = {"bbopt.bohb": {"min_budget": 1, "max_budget": 9}}
+BUDGETS = {"min_budget": 1, "max_budget": 9}
 
 
 @pytest.mark.parametrize("backend", _installed_backends())
 def test_every_backend_suggests_valid_points_in_every_space(backend: str) -> None:
-    options = BACKEND_OPTIONS.get(backend)
+    options = BUDGETS if get_backend(backend).multi_fidelity else None
     for space in _distinct_spaces().values():
         suggestions = create_backend(backend, space, seed=0, backend_options=options).ask(2)
         assert len(suggestions) == 2

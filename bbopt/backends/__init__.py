@@ -27,6 +27,7 @@ registry: ClassRegistry[type[Backend]] = ClassRegistry(
     ENTRY_POINT_GROUP,
     [
         "bbopt.backends.bohb",
+        "bbopt.backends.dehb",
         "bbopt.backends.hyperopt",
         "bbopt.backends.native",
         "bbopt.backends.nevergrad",

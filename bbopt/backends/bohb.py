@@ -1,5 +1,5 @@
 """``bbopt.bohb``: BOHB (Falkner, Klein and Hutter, 2018), Hyperband choosing the budgets
-and a TPE model choosing the points.
+and a TPE-like kernel density model choosing the points.
 
 A multi-fidelity backend: each suggestion carries a budget on the objective's fidelity
 scale (``Objective.fidelity``: epochs, iterations, ...; or the options ``min_budget``
@@ -12,10 +12,14 @@ up to ``max_budget``. When a rung waits for results, new points come from the ne
 bracket, so parallel workers are never idle.
 
 New points: with probability ``random_fraction`` from the space's own distributions,
-else from hyperopt's TPE fitted on the results at the largest budget that has at
-least ``min_points_in_model`` of them (default: parameters + 1), which is BOHB's rule.
-Pruned trials count at the budget they reached (their last reported value), failed
-ones rank last in their rung and stay out of the model.
+else from BOHB's model (:mod:`bbopt.backends.kde`): kernel densities of the best
+``top_n_percent`` and of the other results at the largest budget that has enough of
+them for both (each at least ``min_points_in_model``, default parameters + 1, and more
+than the number of parameters), the best of ``num_samples`` candidates drawn from the
+good density widened by ``bandwidth_factor``. Every result at a budget counts there,
+whichever bracket it came from; a pruned trial counts at the budget it reached, with
+the last value it reported; failed trials rank last in their rung and are bad points
+in the model (HpBandSter's choice).
 """
 
 from __future__ import annotations
@@ -23,15 +27,17 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
+
+import numpy as np
 
 from bbopt.backends import register_backend
-from bbopt.backends.base import Backend, Observation, Suggestion
+from bbopt.backends.base import Observation, Suggestion
+from bbopt.backends.budgets import HyperbandBackend
+from bbopt.backends.kde import GoodBadDensities, UnitCube
 from bbopt.errors import OptionValueError
 from bbopt.space import Space
 from bbopt.trial import TrialState
-
-_SEED_BOUND = 2**31 - 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,59 +92,54 @@ def hyperband_brackets(min_budget: float, max_budget: float, eta: int) -> list[B
 
 
 @register_backend
-class BOHB(Backend):
+class BOHB(HyperbandBackend):
     name = "bbopt.bohb"
     description = (
-        "BOHB: Hyperband's brackets pick budgets on the objective's fidelity, hyperopt's "
-        "TPE picks points (options: min_budget, max_budget, eta, random_fraction, "
-        "min_points_in_model)"
+        "BOHB: Hyperband's brackets pick budgets on the objective's fidelity, kernel "
+        "densities of good and bad results pick points (options: min_budget, max_budget, "
+        "eta, random_fraction, min_points_in_model, top_n_percent, num_samples, "
+        "bandwidth_factor, min_bandwidth)"
     )
-    multi_fidelity: ClassVar[bool] = True
-    quick_benchmark: ClassVar[bool] = False  # its budgets need an objective with a fidelity
 
     def __init__(
         self,
         space: Space,
         seed: int | None = None,
         *,
-        min_budget: float | None = None,
-        max_budget: float | None = None,
-        eta: int = 3,
         random_fraction: float = 1 / 3,
         min_points_in_model: int | None = None,
+        top_n_percent: float = 15,
+        num_samples: int = 64,
+        bandwidth_factor: float = 3,
+        min_bandwidth: float = 1e-3,
         **options: Any,
     ) -> None:
         super().__init__(space, seed, **options)
         self.check_options(())
-        if isinstance(eta, bool) or not isinstance(eta, int) or eta < 2:
-            raise OptionValueError(f"option 'eta' must be an integer >= 2, got {eta!r}")
         if not 0 <= random_fraction <= 1:
             raise OptionValueError(
                 f"option 'random_fraction' must be in [0, 1], got {random_fraction!r}"
             )
-        self.min_budget, self.max_budget = min_budget, max_budget
-        self.eta = eta
         self.random_fraction = float(random_fraction)
-        self.min_points = min_points_in_model or len(space.params) + 1
+        if not 0 < top_n_percent < 100:
+            raise OptionValueError(
+                f"option 'top_n_percent' must be in (0, 100), got {top_n_percent!r}"
+            )
+        for option, value in (("num_samples", num_samples), ("bandwidth_factor", bandwidth_factor)):
+            if isinstance(value, bool) or not value >= 1:
+                raise OptionValueError(f"option {option!r} must be >= 1, got {value!r}")
+        if not min_bandwidth > 0:
+            raise OptionValueError(f"option 'min_bandwidth' must be > 0, got {min_bandwidth!r}")
+        self.min_points = max(min_points_in_model or 0, len(space.params) + 1)
+        self.top_n_percent = float(top_n_percent)
+        self.num_samples = int(num_samples)
+        self.bandwidth_factor = float(bandwidth_factor)
+        self.min_bandwidth = float(min_bandwidth)
+        self._cube = UnitCube(space)
         self._ready: deque[Job] = deque()  # promotions waiting to be suggested
         self._brackets: deque[Bracket] = deque()  # open brackets, oldest first
-        self._seen: dict[float, list[tuple[dict[str, Any], float]]] = {}  # budget -> results
-
-    def budgets(self) -> tuple[float, float]:
-        """(min, max) budget: the options, else the objective's fidelity (set by minimize)."""
-        fidelity = self.fidelity
-        low = self.min_budget if self.min_budget is not None else getattr(fidelity, "min", None)
-        high = self.max_budget if self.max_budget is not None else getattr(fidelity, "max", None)
-        if low is None or high is None:
-            raise OptionValueError(
-                "bbopt.bohb needs budgets: an objective that declares a fidelity, or the "
-                "options min_budget and max_budget"
-            )
-        if not 0 < low < high:
-            raise OptionValueError(
-                f"bbopt.bohb needs 0 < min_budget < max_budget, got {low}, {high}"
-            )
-        return float(low), float(high)
+        # budget -> (unit-cube vectors, losses) of every result at that budget
+        self._results: dict[float, tuple[list[np.ndarray], list[float]]] = {}
 
     def ask(self, n: int = 1) -> list[Suggestion]:
         return [self._suggest(self._next_job()) for _ in range(n)]
@@ -158,33 +159,46 @@ class BOHB(Backend):
         return Job(self._new_point(), bracket.budgets[0], bracket, 0)
 
     def _new_point(self) -> dict[str, Any]:
-        """A random point, or TPE's pick from the results at the largest budget with enough."""
-        if self.rng.random() < self.random_fraction:
+        """A random point, or the model's pick from the largest budget that has a model."""
+        model = None if self.rng.random() < self.random_fraction else self._model()
+        if model is None:
             return self.space.sample_flat(self.rng)
-        rich = [b for b, results in self._seen.items() if len(results) >= self.min_points]
-        if not rich:
-            return self.space.sample_flat(self.rng)
-        from bbopt.backends.hyperopt import HyperoptTPE
+        vector = model.propose(self.rng, self.num_samples)
+        return self._cube.decode(vector)
 
-        model = HyperoptTPE(
-            self.space, int(self.rng.integers(_SEED_BOUND)), n_startup_jobs=self.min_points
-        )
-        for flat, loss in self._seen[max(rich)]:
-            model.tell(Observation(flat, loss))
-        (suggestion,) = model.ask(1)
-        return suggestion.flat_params
+    def _model(self) -> GoodBadDensities | None:
+        """BOHB's densities fitted on the results at the largest budget that has enough."""
+        for budget in sorted(self._results, reverse=True):
+            vectors, losses = self._results[budget]
+            model = GoodBadDensities.fit(
+                np.array(vectors),
+                np.array(losses),
+                self._cube.categories,
+                self.rng,
+                top_fraction=self.top_n_percent / 100,
+                min_points=self.min_points,
+                min_bandwidth=self.min_bandwidth,
+                widen=self.bandwidth_factor,
+            )
+            if model is not None:
+                return model
+        return None
 
     def tell(self, observation: Observation) -> None:
-        loss = observation.loss if observation.has_loss else None
+        # Failed trials (and pruned ones without a finite value) rank last: bad points.
+        loss = (
+            math.inf if observation.loss is None or not observation.has_loss else observation.loss
+        )
         job = observation.suggestion.handle if observation.suggestion is not None else None
         if isinstance(job, Job):
             budget = job.budget
             if observation.state is TrialState.PRUNED and observation.budget is not None:
                 budget = observation.budget
-            self._ready.extend(job.bracket.finish(job, math.inf if loss is None else loss))
+            self._ready.extend(job.bracket.finish(job, loss))
         elif observation.budget is not None:  # a point from outside: a warm start, ...
             budget = observation.budget
         else:  # ... evaluated with the whole fidelity
             budget = self.budgets()[1]
-        if loss is not None:
-            self._seen.setdefault(float(budget), []).append((dict(observation.flat_params), loss))
+        vectors, losses = self._results.setdefault(float(budget), ([], []))
+        vectors.append(self._cube.encode(observation.flat_params))
+        losses.append(loss)

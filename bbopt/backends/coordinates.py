@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Literal
@@ -58,7 +59,7 @@ from bbopt.space import (
 )
 from bbopt.space.nodes import _logit, _quantize
 
-__all__ = ["EPS", "Coordinate", "coordinates", "unit_to_value"]
+__all__ = ["EPS", "Coordinate", "coordinates", "point_from_unit", "unit_to_value"]
 
 EPS = 1e-12
 """Quantiles of (log)normal parameters are kept in ``[EPS, 1 - EPS]``."""
@@ -115,6 +116,16 @@ def unit_to_value(dist: Distribution, u: float) -> Any:
     if isinstance(dist, _GAUSSIANS):
         return _gaussian_ppf(dist, u)
     raise TypeError(f"no inverse CDF for {type(dist).__name__}")
+
+
+def point_from_unit(space: Space, row: Sequence[float]) -> dict[str, Any]:
+    """The flat point of a unit-cube row with one entry per label of ``space`` (in its
+    order): each active label's value at its quantile, inactive labels left out."""
+    flat: dict[str, Any] = {}
+    for u, (label, info) in zip(row, space.params.items(), strict=False):
+        if space.is_active(label, flat):
+            flat[label] = unit_to_value(info.dist, float(u))
+    return flat
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from bbopt.backends import register_backend
 from bbopt.backends.base import Backend, Observation, Suggestion
-from bbopt.backends.coordinates import unit_to_value
+from bbopt.backends.coordinates import point_from_unit
 from bbopt.space import Space
 
 
@@ -71,11 +71,4 @@ class SobolSearch(_Sampler):
             # Sobol' balance is best at powers of two; a search takes points one by one.
             warnings.filterwarnings("ignore", message=".*balance properties.*")
             rows = self._engine.random(n)
-        return [self._point(row) for row in rows]
-
-    def _point(self, row: Any) -> dict[str, Any]:
-        flat: dict[str, Any] = {}
-        for u, (label, info) in zip(row, self.space.params.items(), strict=False):
-            if self.space.is_active(label, flat):
-                flat[label] = unit_to_value(info.dist, float(u))
-        return flat
+        return [point_from_unit(self.space, row) for row in rows]

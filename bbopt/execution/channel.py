@@ -10,9 +10,10 @@ Future it waits on together with the trials' futures); the loop decides in its o
 thread, where the study lives, and answers.
 
 Works for every engine whose workers run on this machine: the process pool, a Dask
-LocalCluster, a local ``concurrent.futures`` executor. A worker that cannot reach the
-driver (on another machine) warns once and runs its trials unpruned; its reports are
-still recorded with the trial.
+LocalCluster, a local ``concurrent.futures`` executor. Workers of a running Dask
+scheduler (maybe on other machines) report through Dask itself instead
+(:mod:`bbopt.execution.dask_channel`). A worker that cannot reach the driver warns once
+and runs its trials unpruned; its reports are still recorded with the trial.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Client, Connection, Listener
-from typing import Any
+from typing import Any, Protocol
 
 from bbopt.reporting import Reporter
 
@@ -38,6 +39,14 @@ ANSWER_TIMEOUT_SECONDS = 300.0
 
 Decide = Callable[[int, int, float], bool]
 """``decide(tid, step, value) -> prune``, called in the driver's loop thread."""
+
+
+class Link(Protocol):
+    """Where a worker sends the reports of its trials (travels with each task)."""
+
+    def reporter(self, tid: int, budget: float | None = None) -> Reporter:
+        """A Reporter for trial ``tid`` in a worker: each report is decided by the driver."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -50,27 +59,77 @@ class ReportLink:
     def __repr__(self) -> str:  # never show the key
         return f"ReportLink({self.address!r})"
 
+    def reporter(self, tid: int, budget: float | None = None) -> Reporter:
+        """A Reporter for trial ``tid`` in a worker: each report is decided by the driver."""
+        return Reporter(functools.partial(_ask_driver, self, tid), budget)
 
-class ReportServer:
-    """The driver's end: accepts workers, queues their reports, answers them with ``serve``."""
+
+Answer = Callable[[tuple[int, int, bool]], None]
+"""Sends ``(tid, step, prune)`` back to the worker that made a report."""
+
+
+class ReportInbox:
+    """Reports waiting for the driver's answer, whichever way they came: the loop waits on
+    :attr:`arrived` and answers them all with :meth:`serve`."""
+
+    link: Link  # what the workers are given
 
     def __init__(self) -> None:
-        family = "AF_UNIX" if hasattr(socket, "AF_UNIX") else "AF_INET"
-        address = None if family == "AF_UNIX" else ("127.0.0.1", 0)
-        authkey = secrets.token_bytes(32)
-        self._listener = Listener(address, family, authkey=authkey)
-        self.link = ReportLink(self._listener.address, authkey)
-        self._inbox: queue.SimpleQueue[tuple[Connection, int, int, float]] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[tuple[Answer, int, int, float]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._arrived: Future[None] = Future()
-        self._connections: list[Connection] = []
-        self._closed = False
-        threading.Thread(target=self._accept, name="bbopt-reports", daemon=True).start()
 
     @property
     def arrived(self) -> Future[None]:
         """Done once reports wait for an answer (a new Future after each :meth:`serve`)."""
         return self._arrived
+
+    def put(self, answer: Answer, tid: int, step: int, value: float) -> None:
+        """Queue one report (any thread) and wake the loop."""
+        self._inbox.put((answer, tid, step, value))
+        with self._lock:
+            if not self._arrived.done():
+                self._arrived.set_result(None)
+
+    def serve(self, decide: Decide) -> int:
+        """Answer every waiting report with ``decide(tid, step, value)``; returns how many."""
+        with self._lock:  # a new Future first, so that no report arriving now goes unseen
+            if self._arrived.done():
+                self._arrived = Future()
+        served = 0
+        while True:
+            try:
+                answer, tid, step, value = self._inbox.get_nowait()
+            except queue.Empty:
+                return served
+            prune = decide(tid, step, value)
+            served += 1
+            answer((tid, step, prune))
+
+    def close(self) -> None:
+        """Stop taking reports."""
+
+
+def _send(connection: Connection, message: tuple[int, int, bool]) -> None:
+    with contextlib.suppress(OSError):  # the worker went away meanwhile
+        connection.send(message)
+
+
+class ReportServer(ReportInbox):
+    """The driver's end over a socket: accepts workers, queues their reports."""
+
+    link: ReportLink
+
+    def __init__(self) -> None:
+        super().__init__()
+        family = "AF_UNIX" if hasattr(socket, "AF_UNIX") else "AF_INET"
+        address = None if family == "AF_UNIX" else ("127.0.0.1", 0)
+        authkey = secrets.token_bytes(32)
+        self._listener = Listener(address, family, authkey=authkey)
+        self.link = ReportLink(self._listener.address, authkey)
+        self._connections: list[Connection] = []
+        self._closed = False
+        threading.Thread(target=self._accept, name="bbopt-reports", daemon=True).start()
 
     def _accept(self) -> None:
         while not self._closed:
@@ -93,26 +152,7 @@ class ReportServer:
             except (EOFError, OSError, ValueError, TypeError):  # gone, or not a report
                 connection.close()
                 return
-            self._inbox.put((connection, tid, step, value))
-            with self._lock:
-                if not self._arrived.done():
-                    self._arrived.set_result(None)
-
-    def serve(self, decide: Decide) -> int:
-        """Answer every waiting report with ``decide(tid, step, value)``; returns how many."""
-        with self._lock:  # a new Future first, so that no report arriving now goes unseen
-            if self._arrived.done():
-                self._arrived = Future()
-        served = 0
-        while True:
-            try:
-                connection, tid, step, value = self._inbox.get_nowait()
-            except queue.Empty:
-                return served
-            prune = decide(tid, step, value)
-            served += 1
-            with contextlib.suppress(OSError):  # the worker went away meanwhile
-                connection.send((tid, step, prune))
+            self.put(functools.partial(_send, connection), tid, step, value)
 
     def close(self) -> None:
         """Stop listening and drop the workers' connections."""
@@ -165,8 +205,3 @@ def _ask_driver(link: ReportLink, tid: int, step: int, value: float) -> bool:
     except (EOFError, OSError):
         _local.connection = None  # the driver is gone: no more asking
     return False
-
-
-def remote_reporter(link: ReportLink, tid: int, budget: float | None = None) -> Reporter:
-    """A Reporter for trial ``tid`` in a worker: each report is decided by the driver."""
-    return Reporter(functools.partial(_ask_driver, link, tid), budget)

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bbopt.errors import BBoptError, MissingDependencyError
+from bbopt.execution.channel import ReportInbox
 from bbopt.execution.engine import Engine, usable_cores, worker_environment
 from bbopt.execution.worker import Outcome, Task, load_objective, run_task
 
@@ -126,6 +127,16 @@ class DaskEngine(Engine):
             self._client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
             threads = self._client.nthreads()
         return sum(threads.values()) if thread_safe else len(threads)
+
+    def report_server(self) -> ReportInbox:
+        """A LocalCluster's workers reach the driver's socket; a running scheduler's
+        workers, maybe on other machines, report through Dask
+        (:mod:`bbopt.execution.dask_channel`)."""
+        if self._connection.cluster is not None:
+            return super().report_server()
+        from bbopt.execution.dask_channel import DaskReportServer
+
+        return DaskReportServer(self._client, f"bbopt-{self._run}")
 
     def _key(self, tid: int) -> str:
         return f"bbopt-trial-{self._run}-{tid}"

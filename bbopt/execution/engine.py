@@ -12,6 +12,7 @@ import os
 import warnings
 from concurrent.futures import Executor, Future
 
+from bbopt.execution.channel import ReportInbox, ReportServer
 from bbopt.execution.worker import Outcome, Task, run_task
 
 THREAD_VARIABLES = (
@@ -49,6 +50,11 @@ class Engine:
 
     def submit(self, task: Task) -> Future[Outcome]:
         return self.executor.submit(run_task, task)
+
+    def report_server(self) -> ReportInbox:
+        """Where this engine's workers send their reports (runs with a pruner): a socket of
+        this machine (:mod:`bbopt.execution.channel`)."""
+        return ReportServer()
 
     def is_broken(self, error: BaseException) -> bool:
         """Whether ``error`` means every trial in flight was lost and :meth:`rebuild` is due."""

@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from bbopt.execution.channel import ReportServer
+from bbopt.execution.channel import ReportInbox
 from bbopt.execution.engine import Engine
 from bbopt.execution.plan import Execution
 from bbopt.execution.progress import Progress, warn_interrupted
@@ -55,7 +55,7 @@ class Flights:
         objective: bytes,
         token: str,
         trial_timeout: float | None,
-        reports: ReportServer | None = None,
+        reports: ReportInbox | None = None,
     ) -> None:
         self.runner = runner
         self.engine = engine
@@ -186,7 +186,7 @@ def run_parallel(
     objective = pack_objective(runner.objective, runner.space)  # fails before workers start
     token = uuid.uuid4().hex
     engine = execution.open(objective, token, runner.objective.thread_safe)
-    reports = ReportServer() if runner.pruning.active else None
+    reports = engine.report_server() if runner.pruning.active else None
     bar = Progress(progress, rules.max_evals, len(study.finished_trials), study.name)
     flights = Flights(runner, engine, objective, token, execution.trial_timeout, reports)
     pending = list(warm_start)
@@ -216,7 +216,7 @@ def run_parallel(
     finally:
         flights.abandon_all("the run stopped on an error")  # trials left only if one escapes
         runner.abandon_leftovers("the run stopped before this trial was sent")
-        engine.close(interrupted=not completed)
-        if reports is not None:
+        if reports is not None:  # first: a Dask channel needs the engine's client
             reports.close()
+        engine.close(interrupted=not completed)
         bar.close()

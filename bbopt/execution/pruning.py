@@ -2,7 +2,10 @@
 
 The pruner sees the study's trials with their reports, in the process that runs the
 study (the driver), whether the trial runs here or in a worker (whose reports come
-through :mod:`bbopt.execution.channel`). Reports of a running trial are written to
+through :mod:`bbopt.execution.channel`). In a study shared with other processes
+(SQLite), the study is brought up to date before each decision when another process
+wrote to it, so their running trials' reports count too (as stored: at most a second
+old). Reports of a running trial are written to
 the storage with its first report and then at most every :data:`REPORT_WRITE_SECONDS`,
 so that reporting stays cheap; the finished trial is written with all of them. A
 crash loses at most the last second of a running trial's reports, and that trial is
@@ -14,6 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Callable
 
 from bbopt.pruners import Pruner
 from bbopt.reporting import Reporter
@@ -27,9 +31,12 @@ REPORT_WRITE_SECONDS = 1.0
 class Pruning:
     """The run's pruner (None: reports are only recorded) and the study it decides in."""
 
-    def __init__(self, study: Study, pruner: Pruner | None) -> None:
+    def __init__(
+        self, study: Study, pruner: Pruner | None, sync: Callable[[], None] = lambda: None
+    ) -> None:
         self.study = study
         self.pruner = pruner
+        self._sync = sync  # reads what other processes wrote to a shared study
         self._written: dict[int, float] = {}  # trial id -> when its reports were last stored
 
     @property
@@ -50,6 +57,7 @@ class Pruning:
             return True
         if self.pruner is None:
             return False
+        self._sync()
         return self.pruner.prune(self.study.trials, trial)
 
     def _store(self, trial: Trial) -> bool:

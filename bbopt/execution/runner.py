@@ -95,7 +95,7 @@ class TrialRunner:
         self.backend = backend
         self.study = study
         self.callbacks = list(callbacks)
-        self.pruning = Pruning(study, pruner)
+        self.pruning = Pruning(study, pruner, self.sync)
         self.best_loss = math.inf
         self._suggestions: dict[int, Suggestion] = {}  # trial id -> the backend's suggestion
         self._told: set[int] = set()  # trials the backend knows

@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from bbopt.execution.channel import ReportLink, remote_reporter
+from bbopt.execution.channel import Link
 from bbopt.execution.lifeline import exit_with_parent
 from bbopt.execution.runner import worker_name
 from bbopt.objective import Objective, evaluate_point, prepare_objective
@@ -41,7 +41,7 @@ class Task:
     flat_params: dict[str, Any]
     objective: bytes  # pack_objective(objective, space): the same bytes for every trial of a run
     token: str  # names the run, so a worker unpickles its objective once
-    reports: ReportLink | None = None  # where reports go to be decided on (runs with a pruner)
+    reports: Link | None = None  # where reports go to be decided on (runs with a pruner)
     budget: float | None = None  # the fidelity a multi-fidelity backend chose
 
 
@@ -140,7 +140,7 @@ def run_task(task: Task) -> Outcome:
             reporter = (
                 Reporter(budget=task.budget)
                 if task.reports is None
-                else remote_reporter(task.reports, task.tid, task.budget)
+                else task.reports.reporter(task.tid, task.budget)
             )
             params, result = evaluate_point(objective, space, task.flat_params, reporter)
         except KeyboardInterrupt:

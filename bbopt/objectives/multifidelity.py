@@ -13,9 +13,9 @@ so pruners work on it as on a training run, and returns the value at its last st
   ``-0.1 (1 - z)`` and ``+0.05 (1 - z)``.
 
 Cost: ``0.05 + 0.95 * z**1.5`` per evaluation at fidelity ``z`` (extras ``cost`` and
-``fidelity``), as in Kandasamy et al.'s multi-fidelity Branin: the cheapest
-fidelity costs about a twentieth of the full one. ``f_star`` is the full-fidelity
-optimum.
+``fidelity``; the objectives' ``cost_model``), as in Kandasamy et al.'s
+multi-fidelity Branin: the cheapest fidelity costs about a twentieth of the full one.
+``f_star`` is the full-fidelity optimum.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ def _multi_fidelity(
         description=f"{dim}-D multi-fidelity {name} (fidelity: {STEPS} steps; cost model)",
         groups=GROUPS,
         fidelity=FIDELITY,
+        cost_model=cost,
     )(evaluate)
 
 

@@ -35,6 +35,7 @@ from bbopt.objectives._keras_training import (
     TrainingDivergedError,
     train,
 )
+from bbopt.objectives._splits import Splits
 from bbopt.reporting import budget, is_pruning, is_reporting, report
 from bbopt.space import transform
 
@@ -91,15 +92,8 @@ CONDITIONAL_SPACE = {
 
 
 @dataclass(frozen=True)
-class WineData:
+class WineData(Splits):
     """The prepared splits: float32 features in [0, 1] and one-hot float32 labels."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
 
 
 @functools.cache

@@ -1,0 +1,50 @@
+"""Multi-fidelity backends on Hyperband's budgets: the options they share, their range."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from bbopt.backends.base import Backend
+from bbopt.errors import OptionValueError
+from bbopt.space import Space
+
+
+class HyperbandBackend(Backend):
+    """Base of the backends that choose budgets like Hyperband: options ``min_budget`` and
+    ``max_budget`` (default: the objective's fidelity, which ``minimize`` sets on the
+    backend after creating it, so read :meth:`budgets` only when asked for points) and
+    ``eta`` (the factor between budgets, an integer >= 2)."""
+
+    multi_fidelity: ClassVar[bool] = True
+    quick_benchmark: ClassVar[bool] = False  # its budgets need an objective with a fidelity
+
+    def __init__(
+        self,
+        space: Space,
+        seed: int | None = None,
+        *,
+        min_budget: float | None = None,
+        max_budget: float | None = None,
+        eta: int = 3,
+        **options: Any,
+    ) -> None:
+        super().__init__(space, seed, **options)
+        if isinstance(eta, bool) or not isinstance(eta, int) or eta < 2:
+            raise OptionValueError(f"option 'eta' must be an integer >= 2, got {eta!r}")
+        self.min_budget, self.max_budget, self.eta = min_budget, max_budget, eta
+
+    def budgets(self) -> tuple[float, float]:
+        """(min, max) budget: the options where given, else the fidelity's min and max."""
+        fidelity = self.fidelity
+        low = self.min_budget if self.min_budget is not None else getattr(fidelity, "min", None)
+        high = self.max_budget if self.max_budget is not None else getattr(fidelity, "max", None)
+        if low is None or high is None:
+            raise OptionValueError(
+                f"{self.name} needs budgets: an objective that declares a fidelity, or the "
+                "options min_budget and max_budget"
+            )
+        if not 0 < low < high:
+            raise OptionValueError(
+                f"{self.name} needs 0 < min_budget < max_budget, got {low}, {high}"
+            )
+        return float(low), float(high)

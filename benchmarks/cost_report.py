@@ -1,0 +1,227 @@
+"""The cost-aware part of ``python -m benchmarks.run``: regret at equal spent budget.
+
+For each objective, every entry's runs (same seeds) are compared at one spent budget
+``C``: the run's cost budget (``--cost-budget``), else the smallest total any run of
+the objective spent, so that every run is read at a budget it reached. Written:
+``cost.md`` and ``cost.csv`` (median and quartiles of the best full-fidelity regret at
+``C``, median wall seconds and trials to spend it; one-sided paired Wilcoxon
+signed-rank tests over the common seeds, each entry against every entry with a
+higher median) and, unless figures are off, ``cost_<objective>.png``: median regret
+(quartile band) against spent cost units and against wall time. Cost units and the
+regret that counts are :mod:`benchmarks.cost`'s.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import bbopt
+from benchmarks.cost import Curve, curve
+from benchmarks.execute import stored_trials
+from benchmarks.grid import RunSpec, safe_name
+
+Curves = dict[tuple[str, str], dict[int, Curve]]  # (objective, entry) -> run index -> curve
+
+
+def load_curves(specs: Sequence[RunSpec]) -> Curves:
+    """The stored runs' curves (runs without finished trials are left out)."""
+    curves: Curves = {}
+    for spec in specs:
+        trials = stored_trials(spec)
+        if trials:
+            objective = bbopt.get_objective(spec.objective)
+            curves.setdefault((spec.objective, spec.backend), {})[spec.run_index] = curve(
+                objective, trials
+            )
+    return curves
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One entry on one objective at the spent budget ``level``."""
+
+    objective: str
+    entry: str
+    runs: int
+    level: float
+    regret_median: float
+    regret_p25: float
+    regret_p75: float
+    wall_median: float  # seconds to spend the level
+    trials_median: float  # finished trials within the level
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One-sided paired test that ``better`` has lower regret than ``worse`` at the level."""
+
+    objective: str
+    better: str
+    worse: str
+    pairs: int
+    p_value: float
+
+
+def _level(runs: Sequence[Curve], max_cost: float | None) -> float:
+    return max_cost if max_cost is not None else min(float(c.cost[-1]) for c in runs)
+
+
+def _row(objective: str, entry: str, runs: dict[int, Curve], level: float) -> CostRow:
+    regrets = np.array([c.regret_at(level) for c in runs.values()])
+    within = [np.flatnonzero(c.cost <= level + 1e-9) for c in runs.values()]
+    walls = [
+        float(c.wall[w[-1]]) if len(w) else 0.0 for c, w in zip(runs.values(), within, strict=True)
+    ]
+    p25, median, p75 = np.percentile(regrets, [25, 50, 75]) if len(regrets) else [math.nan] * 3
+    return CostRow(
+        objective, entry, len(runs), level, float(median), float(p25), float(p75),
+        float(np.median(walls)), float(np.median([len(w) for w in within])),
+    )  # fmt: skip
+
+
+def paired_p_value(better: Sequence[float], worse: Sequence[float]) -> float:
+    """One-sided Wilcoxon signed-rank p-value that ``better`` < ``worse`` (paired)."""
+    from scipy import stats
+
+    a, b = np.asarray(better, float), np.asarray(worse, float)
+    finite = np.isfinite(a) & np.isfinite(b)
+    a, b = a[finite], b[finite]
+    if len(a) == 0 or np.all(a == b):
+        return 1.0
+    return float(stats.wilcoxon(a, b, alternative="less", zero_method="zsplit").pvalue)
+
+
+def compare(
+    curves: Curves, objectives: Sequence[str], entries: Sequence[str], max_cost: float | None
+) -> tuple[list[CostRow], list[Comparison]]:
+    """Rows and pairwise tests of every objective (module docstring)."""
+    rows: list[CostRow] = []
+    tests: list[Comparison] = []
+    for objective in objectives:
+        present = {e: curves[(objective, e)] for e in entries if (objective, e) in curves}
+        if not present:
+            continue
+        level = _level([c for runs in present.values() for c in runs.values()], max_cost)
+        mine = [_row(objective, e, runs, level) for e, runs in present.items()]
+        rows.extend(mine)
+        for a in mine:
+            for b in mine:
+                if a.regret_median >= b.regret_median:
+                    continue
+                seeds = sorted(set(present[a.entry]) & set(present[b.entry]))
+                regret = {
+                    e: [present[e][k].regret_at(level) for k in seeds] for e in (a.entry, b.entry)
+                }
+                p = paired_p_value(regret[a.entry], regret[b.entry])
+                tests.append(Comparison(objective, a.entry, b.entry, len(seeds), p))
+    return rows, tests
+
+
+def _fmt(value: float) -> str:
+    return "-" if not math.isfinite(value) else f"{value:.4g}"
+
+
+def write_tables(folder: Path, rows: Sequence[CostRow], tests: Sequence[Comparison]) -> list[Path]:
+    """``cost.md`` and ``cost.csv``."""
+    csv_path, md_path = folder / "cost.csv", folder / "cost.md"
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([f for f in CostRow.__dataclass_fields__])
+        for row in rows:
+            writer.writerow(list(vars(row).values()))
+    lines = [
+        "# Regret at equal spent budget",
+        "",
+        "Best full-fidelity regret once each run spent the level (cost units: the "
+        "objective's cost model, else fidelity steps, else evaluations); see "
+        "benchmarks/cost.py.",
+        "",
+        "| objective | entry | runs | level | median regret | p25 | p75 | wall s | trials |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.objective} | {r.entry} | {r.runs} | {_fmt(r.level)} | {_fmt(r.regret_median)} "
+            f"| {_fmt(r.regret_p25)} | {_fmt(r.regret_p75)} | {_fmt(r.wall_median)} "
+            f"| {_fmt(r.trials_median)} |"
+        )
+    lines += ["", "One-sided paired Wilcoxon signed-rank tests over common seeds:", ""]
+    lines += ["| objective | lower regret | than | pairs | p |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {t.objective} | {t.better} | {t.worse} | {t.pairs} | {t.p_value:.3g} |" for t in tests
+    ]
+    md_path.write_text("\n".join(lines) + "\n")
+    return [md_path, csv_path]
+
+
+def _band(runs: Sequence[Curve], axis: str, grid: np.ndarray) -> np.ndarray:
+    """Regret of each run at each grid point of ``axis``: runs x grid."""
+    return np.array([[c.regret_at(x, axis) for x in grid] for c in runs])
+
+
+def write_figure(
+    folder: Path, objective: str, by_entry: dict[str, dict[int, Curve]], level: float
+) -> Path:
+    """``cost_<objective>.png``: median regret (quartiles shaded) against spent cost
+    units and against wall seconds, each entry a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    wall_end = max(float(c.wall[-1]) for runs in by_entry.values() for c in runs.values())
+    grids = {
+        "cost": np.linspace(level / 200, level, 200),
+        "wall": np.linspace(wall_end / 200, wall_end, 200),
+    }
+    for entry, runs in by_entry.items():
+        for ax, axis in zip(axes, ("cost", "wall"), strict=True):
+            values = _band(list(runs.values()), axis, grids[axis])
+            values = np.where(np.isfinite(values), np.maximum(values, 1e-6), np.nan)  # log axis
+            with warnings.catch_warnings():  # no run has a full-fidelity result yet
+                warnings.simplefilter("ignore", RuntimeWarning)
+                p25, med, p75 = np.nanpercentile(values, [25, 50, 75], axis=0)
+            (line,) = ax.plot(grids[axis], med, label=entry)
+            ax.fill_between(grids[axis], p25, p75, color=line.get_color(), alpha=0.15)
+    for ax, label in zip(axes, ("spent budget (cost units)", "wall time (s)"), strict=True):
+        ax.set_xlabel(label)
+        ax.set_ylabel("best full-fidelity regret")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{objective}: median regret against spent budget")
+    fig.tight_layout()
+    path = folder / f"cost_{safe_name(objective)}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def summarize_cost(
+    specs: Sequence[RunSpec],
+    folder: Path,
+    entries: Sequence[str],
+    objectives: Sequence[str],
+    max_cost: float | None,
+    figures: bool = True,
+) -> tuple[list[CostRow], list[Comparison]]:
+    """Load, compare and write the cost tables (and figures) of a grid."""
+    curves = load_curves(specs)
+    rows, tests = compare(curves, objectives, entries, max_cost)
+    written = write_tables(folder, rows, tests)
+    if figures:
+        for objective in objectives:
+            by_entry = {e: curves[(objective, e)] for e in entries if (objective, e) in curves}
+            level = next((r.level for r in rows if r.objective == objective), None)
+            if by_entry and level is not None:
+                written.append(write_figure(folder, objective, by_entry, level))
+    print(f"wrote {len(written)} cost files to {folder}/ (cost.md, cost.csv, figures)")
+    return rows, tests

@@ -1,0 +1,120 @@
+"""The cost-aware benchmark: trial costs, regret against spent budget, cost caps."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+import bbopt
+from bbopt.objectives import multifidelity as mf
+from bbopt.objectives.iterative import IterativeSGD
+from bbopt.trial import Trial, TrialState
+from benchmarks.cost import CostCap, curve, trial_cost
+from benchmarks.cost_report import paired_p_value
+from benchmarks.entries import check_entry, split_entry
+from benchmarks.run import main
+
+
+def _trial(tid: int, loss: float, state: TrialState, budget: float | None, steps: int) -> Trial:
+    trial = Trial(tid=tid, flat_params={}, params={}, state=state, loss=loss, budget=budget)
+    trial.intermediate = {step: loss for step in range(1, steps + 1)}
+    trial.duration = 0.5
+    return trial
+
+
+def test_a_trial_costs_the_cost_model_at_its_steps_else_its_steps_else_one() -> None:
+    done_full = _trial(0, -3.0, TrialState.DONE, None, mf.STEPS)
+    pruned = _trial(1, -1.0, TrialState.PRUNED, None, 3)
+    cheap = _trial(2, -2.0, TrialState.DONE, 9.0, 9)
+    assert trial_cost(mf.MF_HARTMANN6, done_full) == 1.0
+    assert trial_cost(mf.MF_HARTMANN6, pruned) == pytest.approx(mf.cost(3 / mf.STEPS))
+    assert trial_cost(mf.MF_HARTMANN6, cheap) == pytest.approx(mf.cost(1 / 3))
+    assert trial_cost(IterativeSGD(), pruned) == 3.0  # epochs
+    assert trial_cost(bbopt.get_objective("toy.sin"), pruned) == 1.0  # one evaluation
+
+
+def test_only_full_fidelity_results_make_the_regret() -> None:
+    trials = [
+        _trial(0, -3.3, TrialState.DONE, 1.0, 1),  # low fidelity: does not count
+        _trial(1, -3.3, TrialState.PRUNED, None, 3),  # pruned: does not count
+        _trial(2, -2.0, TrialState.DONE, None, mf.STEPS),
+        _trial(3, -1.0, TrialState.DONE, float(mf.STEPS), mf.STEPS),
+    ]
+    run = curve(mf.MF_HARTMANN6, trials)
+    regret = -2.0 - mf.MF_HARTMANN6.f_star
+    assert run.regret.tolist()[:2] == [float("inf")] * 2
+    assert run.regret.tolist()[2:] == pytest.approx([regret, regret])
+    assert run.cost[-1] == pytest.approx(mf.cost(1 / 27) + mf.cost(3 / 27) + 2)
+    assert run.wall.tolist() == [0.5, 1.0, 1.5, 2.0]
+    assert run.regret_at(1.0) == float("inf") and run.regret_at(100) == pytest.approx(regret)
+
+
+def test_a_cost_cap_stops_minimize_once_spent() -> None:
+    study = bbopt.minimize(
+        "mf.branin", backend="bbopt.bohb", max_evals=500, seed=0, early_stop=CostCap(
+            mf.MF_BRANIN, 3.0
+        ),
+    )  # fmt: skip
+    spent = CostCap(mf.MF_BRANIN, 3.0).spent(study.trials)
+    assert study.stop_reason == "early_stop" and 3.0 <= spent < 3.0 + 1.0
+    assert spent - trial_cost(mf.MF_BRANIN, study.trials[-1]) < 3.0  # not one trial late
+    with pytest.raises(ValueError, match="a cost budget must be > 0"):
+        CostCap(mf.MF_BRANIN, 0)
+
+
+def test_entries_name_a_backend_and_maybe_a_pruner() -> None:
+    assert split_entry("hyperopt.tpe+hyperband") == ("hyperopt.tpe", "hyperband")
+    assert split_entry("bbopt.bohb") == ("bbopt.bohb", None)
+    with pytest.raises(bbopt.errors.UnknownNameError, match="hyperbnd"):
+        check_entry("hyperopt.tpe+hyperbnd")
+
+
+def test_paired_test_points_the_right_way() -> None:
+    low, high = [0.1, 0.2, 0.3, 0.1, 0.2, 0.3, 0.1], [1.0, 1.1, 1.2, 1.0, 1.3, 1.4, 1.0]
+    assert paired_p_value(low, high) < 0.05 < paired_p_value(high, low)
+    assert paired_p_value(low, low) == 1.0
+
+
+@pytest.mark.slow
+def test_the_command_compares_pruned_and_multi_fidelity_runs_at_equal_cost(
+    tmp_path: Path,
+) -> None:
+    args = ["--results-dir", str(tmp_path), "--name", "c", "--no-progress", "--jobs", "1"]
+    args += ["--objectives", "mf.branin", "--seeds", "2", "--budget", "400"]
+    args += ["--backends", "bbopt.bohb,hyperopt.tpe+successive_halving", "--cost-budget", "4"]
+    assert main(args) == 0
+    folder = tmp_path / "c"
+    assert (folder / "cost_mf.branin.png").stat().st_size > 0
+    rows = list(csv.DictReader((folder / "cost.csv").open()))
+    assert [r["entry"] for r in rows] == [
+        "bbopt.bohb", "hyperopt.tpe+successive_halving", "hyperopt.rand"
+    ]  # fmt: skip
+    assert all(float(r["level"]) == 4.0 and int(r["runs"]) == 2 for r in rows)
+    study = bbopt.load_study(
+        "mf.branin/hyperopt.tpe+successive_halving/run-000", folder / "studies.db"
+    )
+    assert any(t.state is TrialState.PRUNED for t in study.trials)
+    assert "One-sided paired Wilcoxon" in (folder / "cost.md").read_text()
+    assert main(args) == 0  # the second time every run is complete: nothing runs again
+    again = bbopt.load_study(study.name, folder / "studies.db")
+    assert len(again.trials) == len(study.trials)
+
+
+def test_optunas_own_tpe_with_its_hyperband_pruner_stops_at_the_cost() -> None:
+    from benchmarks.mf_hartmann import optuna_own
+
+    regret = optuna_own(0, 12.0)
+    assert 0 <= regret < 4  # a full-fidelity result was reached within 12 units
+
+
+def test_the_wine_figure_takes_entries_with_trial_counts() -> None:
+    from benchmarks.pruning_wine import parse_arms
+
+    assert parse_arms("hyperopt.tpe:20, bbopt.bohb:60") == [
+        ("hyperopt.tpe", 20),
+        ("bbopt.bohb", 60),
+    ]
+    with pytest.raises(SystemExit, match="is not entry:evals"):
+        parse_arms("hyperopt.tpe")
