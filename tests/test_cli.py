@@ -146,6 +146,8 @@ def test_run_stores_the_study_prints_the_best_trial_and_resumes(
         (["run", "toy.sin", "--trial-timeout", "soon"], ["expected a number of seconds"]),
         (["run", "toy.sin", "--seed", "-3"], ["--seed", "must be >= 0"]),
         (["run", "toy.sin", "--trial-timeout", "5"], ["needs trials in worker processes"]),
+        # checked before the run starts: no progress bar before the message
+        (["run", "toy.sin", "--backend", "bbopt.bohb"], ["bbopt.bohb needs budgets"]),
     ],
 )
 def test_usage_errors_exit_2_with_a_message(

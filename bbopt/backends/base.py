@@ -132,6 +132,12 @@ class Backend(ABC):
     def tell(self, observation: Observation) -> None:
         """Learn from a finished trial (done, failed or pruned)."""
 
+    def check_fidelity(self) -> None:
+        """Raise :class:`~bbopt.errors.OptionValueError` if this backend cannot run with
+        its :attr:`fidelity` (``minimize`` calls it once that is set, before any trial, so
+        a bad combination fails before the run starts). Nothing to check by default."""
+        return None
+
     def check_options(self, accepted: Iterable[str]) -> None:
         """Fail at construction, naming the accepted ones, on options this backend lacks."""
         accepted = list(accepted)

@@ -33,6 +33,9 @@ class HyperbandBackend(Backend):
             raise OptionValueError(f"option 'eta' must be an integer >= 2, got {eta!r}")
         self.min_budget, self.max_budget, self.eta = min_budget, max_budget, eta
 
+    def check_fidelity(self) -> None:
+        self.budgets()
+
     def budgets(self) -> tuple[float, float]:
         """(min, max) budget: the options where given, else the fidelity's min and max."""
         fidelity = self.fidelity
