@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet swig setuptools
+	$(PY) -m pip install --quiet --upgrade swig setuptools wheel
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install --quiet --no-build-isolation 'pyrfr>=0.9,<0.10'
 	$(PY) -m pip install --quiet -e '.[all,smac-rf,dev]'
 	touch $(STAMP)
