@@ -144,4 +144,6 @@ def minimize(
     finally:
         if store is not storage:  # opened here from a path: close it (reopened on use)
             store.close()
+        if backend_obj is not backend:  # made here from a name or class
+            backend_obj.close()
     return study_obj

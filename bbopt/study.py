@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -375,15 +376,14 @@ class Study:
         return counts
 
     def _no_success_message(self) -> str:
-        failed = [t for t in self.trials if t.state is TrialState.FAILED]
         if not self.trials:
             return f"study {self.name!r} has no trials yet"
+        counts = Counter(t.state.value for t in self.trials)
+        states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        message = f"no trial of study {self.name!r} succeeded ({states})"
+        failed = [t for t in self.trials if t.state is TrialState.FAILED]
         first_error = (failed[0].error or "no error text").strip().splitlines() if failed else []
-        last_line = first_error[-1] if first_error else ""
-        return (
-            f"no trial of study {self.name!r} succeeded: {len(failed)} of "
-            f"{len(self.trials)} failed; first error: {last_line}"
-        )
+        return f"{message}; first error: {first_error[-1]}" if first_error else message
 
     # -- export -------------------------------------------------------------------
 

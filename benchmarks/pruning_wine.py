@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import bbopt
+from bbopt.errors import NoSuccessfulTrialError
 from bbopt.objectives.wine import WineClassifier, final_fit
 from bbopt.trial import Trial, TrialState
 from benchmarks.entries import check_entry, split_entry
@@ -65,8 +66,17 @@ def search(seed: int, entry: str, evals: int) -> dict[str, Any]:
         "seconds": time.perf_counter() - started,
         "epochs": sum(len(t.intermediate) for t in study.trials),
         "pruned": sum(t.state is TrialState.PRUNED for t in study.trials),
-        "test_accuracy": final_fit(study.best_params),
+        "test_accuracy": _final_test_accuracy(study),
     }
+
+
+def _final_test_accuracy(study: bbopt.Study) -> float:
+    """``final_fit``'s test accuracy for the best finished trial; NaN when every trial was
+    pruned (a pruner too eager for this network: nothing finished to retrain)."""
+    try:
+        return final_fit(study.best_params)
+    except NoSuccessfulTrialError:
+        return math.nan
 
 
 def _median(values: list[int | None]) -> float:

@@ -301,7 +301,7 @@ def test_a_study_whose_every_trial_failed_says_so() -> None:
     study = bbopt.minimize(broken, TOY_SPACE, max_evals=4)
     assert len(study.trials) == 4
     for attribute in ("best_trial", "best_params", "best_loss"):
-        with pytest.raises(NoSuccessfulTrialError, match="4 of 4 failed") as info:
+        with pytest.raises(NoSuccessfulTrialError, match=r"\(4 failed\)") as info:
             getattr(study, attribute)
         assert "GPU on fire" in str(info.value)
     assert study.best_so_far() == [None] * 4

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
+import threading
 import warnings
 
 import nevergrad as ng
@@ -181,3 +183,41 @@ def test_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setitem(sys.modules, "nevergrad", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'bbopt\[nevergrad\]'"):
         create_backend("nevergrad.ngopt", BOWL, 0)
+
+
+def _recast_threads_alive() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if type(t).__name__ == "_MessagingThread"]
+
+
+def test_close_stops_the_threads_nevergrad_runs_scipy_in() -> None:
+    backend = create_backend("nevergrad.ngopt", BOWL, 3, {"budget": 30})
+    for _ in range(5):
+        (suggestion,) = backend.ask()
+        backend.tell(
+            Observation(
+                suggestion.flat_params, _bowl(suggestion.flat_params), suggestion=suggestion
+            )
+        )
+    threads = _recast_threads_alive()
+    assert threads, "NGOpt at this budget runs COBYLA in a thread"
+    backend.close()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(t.is_alive() for t in threads)
+
+
+def test_a_script_ends_promptly_and_quietly_after_a_nevergrad_run() -> None:
+    # Before close(), this run's COBYLA thread kept the interpreter waiting for ever at
+    # exit, and each COBYLA restart warned that its budget was raised.
+    script = (
+        "import bbopt\n"
+        "study = bbopt.minimize('sklearn.lasso.iris.acc', backend='nevergrad.ngopt',"
+        " max_evals=30, seed=1, progress=False)\n"
+        "print(len(study.trials))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["30"]
+    assert "COBYLA" not in done.stderr

@@ -18,7 +18,12 @@ import pytest
 import bbopt
 from bbopt import hp
 from bbopt.backends import Observation, create_backend
-from bbopt.errors import OptionValueError, UnknownNameError, UnknownOptionError
+from bbopt.errors import (
+    NoSuccessfulTrialError,
+    OptionValueError,
+    UnknownNameError,
+    UnknownOptionError,
+)
 from bbopt.objective import Fidelity, FunctionObjective
 from bbopt.pruners import Pruner, create_pruner, list_pruners
 from bbopt.pruners.hyperband import bracket_of, bracket_weights
@@ -243,6 +248,18 @@ def test_an_objective_that_cleans_up_and_returns_after_being_told_is_done() -> N
     )
     assert [t.state for t in study.trials] == [TrialState.DONE] * 2
     assert [t.loss for t in study.trials] == [100.0, 100.0]
+
+
+def test_a_study_whose_every_trial_was_pruned_says_so() -> None:
+    def hopeless(params: dict[str, float]) -> float:
+        bbopt.report(1, 100.0)
+        return 100.0
+
+    study = bbopt.minimize(
+        hopeless, SPACE, max_evals=3, seed=0, pruner="threshold", pruner_options={"upper": 1}
+    )
+    with pytest.raises(NoSuccessfulTrialError, match=r"succeeded \(3 pruned\)$"):
+        _ = study.best_trial
 
 
 def test_a_pruned_trial_is_stored_as_pruned_with_its_reports_and_survives_resume(

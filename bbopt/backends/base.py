@@ -138,6 +138,14 @@ class Backend(ABC):
         a bad combination fails before the run starts). Nothing to check by default."""
         return None
 
+    def close(self) -> None:
+        """Release what the backend holds while it runs (threads, processes), so that it
+        never keeps the interpreter from exiting. ``minimize`` calls it when a run ends,
+        for a backend it created from a name or class; code that made an instance itself
+        calls it when done asking. The backend is not asked again after it. Nothing to
+        release by default."""
+        return None
+
     def check_options(self, accepted: Iterable[str]) -> None:
         """Fail at construction, naming the accepted ones, on options this backend lacks."""
         accepted = list(accepted)

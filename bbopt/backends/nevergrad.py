@@ -200,11 +200,12 @@ class NevergradBackend(Backend):
         """Silence warnings that plain Nevergrad repeats during a run, about nothing the
         user can change: that a converged inner optimizer now returns random points (the
         module docstring says so once); scipy's COBYLA saying, at each restart in
-        Nevergrad's thread, that it raised Nevergrad's ``tol=0`` to 1e-6; and pycma's
+        Nevergrad's thread, that it raised Nevergrad's ``tol=0`` to 1e-6 or a budget below
+        ``num_vars + 2`` evaluations to that; and pycma's
         "orphanated injected solution" when Nevergrad's CMA is asked one point at a time."""
         with warnings.catch_warnings(), _failed_surrogates_fall_back():
             warnings.simplefilter("ignore", self._ng.errors.FinishedUnderlyingOptimizerWarning)
-            warnings.filterwarnings("ignore", "COBYLA: Invalid RHOEND", UserWarning)
+            warnings.filterwarnings("ignore", "COBYLA: Invalid (RHOEND|MAXFUN)", UserWarning)
             warnings.filterwarnings("ignore", "orphanated injected solution")
             yield
 
@@ -243,6 +244,29 @@ class NevergradBackend(Backend):
         # An optimizer that learns from its own points only still archives the point.
         with self._quiet(), suppress(self._ng.errors.TellNotAskedNotSupportedError):
             self._optimizer.tell(candidate, self._loss(observation))
+
+    def close(self) -> None:
+        """Stop the threads in which Nevergrad runs scipy's optimizers (COBYLA, SQP, ...).
+
+        Such a thread waits for the value of the point it asked last, and it is not a
+        daemon: left waiting, it keeps the interpreter from exiting once ``minimize``
+        returned (for as long as the optimizer is reachable). Every optimizer inside
+        this one (NGOpt's choice, a portfolio's members) is searched for them."""
+        from nevergrad.optimization.base import Optimizer
+        from nevergrad.optimization.recaster import MessagingThread
+
+        pending: list[Any] = [self._optimizer]
+        seen: set[int] = set()
+        while pending:
+            optimizer = pending.pop()
+            if id(optimizer) in seen:
+                continue
+            seen.add(id(optimizer))
+            for value in vars(optimizer).values():
+                members = value if isinstance(value, (list, tuple)) else [value]
+                pending.extend(m for m in members if isinstance(m, Optimizer))
+                if isinstance(value, MessagingThread):
+                    value.stop()
 
     def _loss(self, observation: Observation) -> float:
         loss = observation.loss
