@@ -5,7 +5,10 @@ backend, or ``backend+pruner`` as in ``benchmarks.run``). The default arms: full
 fidelity ``hyperopt.tpe`` (20 trials of 50 epochs), ``hyperopt.tpe`` under
 ``hyperband`` and under ``successive_halving`` (ASHA; 40 trials each; pruned trials
 are told to TPE with their last value) and ``bbopt.bohb`` (120 trials on Hyperband's
-budgets of 2, 6, 17 and 50 epochs). All are serial runs in this process, so the
+budgets of 2, 6, 17 and 50 epochs, and with ``min_budget=2``: 6, 17 and 50 epochs, so
+that its first bracket trains long enough to tell good networks apart). An arm may
+carry options: ``entry:evals:name=value``, for the pruner ``pruner.name=value``
+(``hyperopt.tpe+patient:40:pruner.patience=10``). All are serial runs in this process, so the
 trials' order is the order the epochs were spent in. Reported per search, from the
 stored trials:
 
@@ -30,6 +33,7 @@ import os
 import statistics
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import bbopt
@@ -54,11 +58,24 @@ def epochs_to(trials: Iterable[Trial], target: float, *, finished: bool) -> int 
     return None
 
 
-def search(seed: int, entry: str, evals: int) -> dict[str, Any]:
-    backend, pruner = split_entry(entry)
+@dataclass(frozen=True)
+class Arm:
+    """One search setting: a grid entry, its trial count, options for its backend and
+    pruner; ``label`` is how it was written on the command line."""
+
+    label: str
+    entry: str
+    evals: int
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    pruner_options: dict[str, Any] = field(default_factory=dict)
+
+
+def search(seed: int, arm: Arm) -> dict[str, Any]:
+    backend, pruner = split_entry(arm.entry)
     started = time.perf_counter()
     study = bbopt.minimize(
-        WineClassifier(), backend=backend, max_evals=evals, seed=seed, pruner=pruner,
+        WineClassifier(), backend=backend, max_evals=arm.evals, seed=seed, pruner=pruner,
+        backend_options=arm.backend_options or None, pruner_options=arm.pruner_options or None,
         progress=False,
     )  # fmt: skip
     return {
@@ -85,20 +102,39 @@ def _median(values: list[int | None]) -> float:
 
 
 DEFAULT_ARMS = (
-    "hyperopt.tpe:20,hyperopt.tpe+hyperband:40,hyperopt.tpe+successive_halving:40,bbopt.bohb:120"
+    "hyperopt.tpe:20,hyperopt.tpe+hyperband:40,hyperopt.tpe+successive_halving:40,"
+    "bbopt.bohb:120,bbopt.bohb:120:min_budget=2"
 )
+USAGE = "is not entry:evals[:option=value...] (e.g. hyperopt.tpe:20, bbopt.bohb:120:eta=2)"
 
 
-def parse_arms(text: str) -> list[tuple[str, int]]:
-    """``entry:evals`` pairs, comma-separated; the first is the full-fidelity reference."""
+def parse_arms(text: str) -> list[Arm]:
+    """Comma-separated ``entry:evals`` items, each optionally followed by ``:name=value``
+    options for the backend (``pruner.name=value`` for the pruner); numbers are read as
+    numbers, anything else stays text. The first arm is the full-fidelity reference."""
     arms = []
     for item in text.split(","):
-        entry, _, evals = item.strip().rpartition(":")
-        if not entry or not evals.isdigit():
-            raise SystemExit(f"--arms: {item!r} is not entry:evals (e.g. hyperopt.tpe:20)")
+        entry, _, rest = item.strip().partition(":")
+        evals, *options = rest.split(":")
+        if not entry or not evals.isdigit() or not all("=" in o for o in options):
+            raise SystemExit(f"--arms: {item.strip()!r} {USAGE}")
         check_entry(entry)
-        arms.append((entry, int(evals)))
+        settings: dict[str, dict[str, Any]] = {"backend": {}, "pruner": {}}
+        for option in options:
+            name, _, value = option.partition("=")
+            part = "pruner" if name.startswith("pruner.") else "backend"
+            settings[part][name.removeprefix("pruner.")] = _number_or_text(value)
+        arms.append(Arm(item.strip(), entry, int(evals), settings["backend"], settings["pruner"]))
     return arms
+
+
+def _number_or_text(value: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -110,10 +146,10 @@ def main(argv: list[str] | None = None) -> None:
     arms = parse_arms(args.arms)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     WineClassifier().prepare()
-    rows: dict[str, list[dict[str, Any]]] = {entry: [] for entry, _ in arms}
+    rows: dict[str, list[dict[str, Any]]] = {arm.label: [] for arm in arms}
     for seed in range(args.seeds):
-        for entry, evals in arms:
-            found = search(seed, entry, evals)
+        for arm in arms:
+            found = search(seed, arm)
             trials = found["study"].trials
             row = {
                 "reported": epochs_to(trials, args.target, finished=False),
@@ -123,15 +159,15 @@ def main(argv: list[str] | None = None) -> None:
                 "pruned": found["pruned"],
                 "seconds": found["seconds"],
             }
-            rows[entry].append(row)
+            rows[arm.label].append(row)
             print(
-                f"seed {seed} {entry} ({evals} trials): epochs to {args.target} "
+                f"seed {seed} {arm.label}: epochs to {args.target} "
                 f"{row['reported']} (reported) / {row['finished']} (finished); test accuracy "
                 f"{row['test']:.3f}; {row['epochs']} epochs, {row['pruned']} pruned, "
                 f"{row['seconds']:.0f} s",
                 flush=True,
             )
-    reference = arms[0][0]
+    reference = arms[0].label
     full = _median([r["finished"] for r in rows[reference]])
     print(f"\nkeras.wine, {args.seeds} seeds; median epochs to validation accuracy >= "
           f"{args.target} (ratio to {reference} at full fidelity, {full:g}); median test "

@@ -112,9 +112,16 @@ def test_optunas_own_tpe_with_its_hyperband_pruner_stops_at_the_cost() -> None:
 def test_the_wine_figure_takes_entries_with_trial_counts() -> None:
     from benchmarks.pruning_wine import parse_arms
 
-    assert parse_arms("hyperopt.tpe:20, bbopt.bohb:60") == [
-        ("hyperopt.tpe", 20),
-        ("bbopt.bohb", 60),
-    ]
-    with pytest.raises(SystemExit, match="is not entry:evals"):
-        parse_arms("hyperopt.tpe")
+    reference, bohb, patient = parse_arms(
+        "hyperopt.tpe:20, bbopt.bohb:60:min_budget=2:eta=2.5:x=y, hyperopt.tpe+patient:40"
+        ":pruner.patience=10"
+    )
+    assert (reference.entry, reference.evals, reference.backend_options) == ("hyperopt.tpe", 20, {})
+    assert (bohb.entry, bohb.evals) == ("bbopt.bohb", 60)
+    assert bohb.backend_options == {"min_budget": 2, "eta": 2.5, "x": "y"}
+    assert bohb.label == "bbopt.bohb:60:min_budget=2:eta=2.5:x=y"
+    assert (patient.entry, patient.backend_options) == ("hyperopt.tpe+patient", {})
+    assert patient.pruner_options == {"patience": 10}
+    for bad in ("hyperopt.tpe", "hyperopt.tpe:20:eta", "hyperopt.tpe:x"):
+        with pytest.raises(SystemExit, match="is not entry:evals"):
+            parse_arms(bad)

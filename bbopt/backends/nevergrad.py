@@ -152,6 +152,17 @@ def _failed_surrogates_fall_back() -> Iterator[None]:
         metamodel.learn_on_k_best = optimizerlib.learn_on_k_best = original
 
 
+def _quiet_cobyla() -> None:
+    """Silence scipy's COBYLA saying, at each restart in Nevergrad's thread, that it
+    raised Nevergrad's ``tol=0`` to 1e-6 or a budget below ``num_vars + 2`` evaluations to
+    that. The thread runs on after a ``tell`` returns, outside any ``catch_warnings`` of
+    the backend's calls, so this filter is process-wide: these two messages of scipy's
+    COBYLA only."""
+    warnings.filterwarnings(
+        "ignore", "COBYLA: Invalid (RHOEND|MAXFUN)", UserWarning, r"scipy\._lib\.pyprima"
+    )
+
+
 def _positive_int(backend: str, name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{backend}: {name} must be a positive integer, got {value!r}")
@@ -164,6 +175,7 @@ class NevergradBackend(Backend):
     #: The optimizer's name in ``nevergrad.optimizers.registry``.
     optimizer_name: ClassVar[str] = ""
     budget_option = "budget"
+    quick_benchmark = True  # 1.5 to 20 ms per suggestion at 100 trials (docs/backends.md)
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         super().__init__(space, seed, **options)
@@ -171,6 +183,7 @@ class NevergradBackend(Backend):
         budget = _positive_int(self.name, "budget", options.get("budget", DEFAULT_BUDGET))
         workers = _positive_int(self.name, "num_workers", options.get("num_workers", 1))
         ng = require("nevergrad", "nevergrad", self.name)
+        _quiet_cobyla()
         if not space.params:
             raise ValueError(f"{self.name} needs a space with at least one parameter")
         self._ng = ng
@@ -199,13 +212,10 @@ class NevergradBackend(Backend):
     def _quiet(self) -> Iterator[None]:
         """Silence warnings that plain Nevergrad repeats during a run, about nothing the
         user can change: that a converged inner optimizer now returns random points (the
-        module docstring says so once); scipy's COBYLA saying, at each restart in
-        Nevergrad's thread, that it raised Nevergrad's ``tol=0`` to 1e-6 or a budget below
-        ``num_vars + 2`` evaluations to that; and pycma's
-        "orphanated injected solution" when Nevergrad's CMA is asked one point at a time."""
+        module docstring says so once), and pycma's "orphanated injected solution" when
+        Nevergrad's CMA is asked one point at a time (see also :func:`_quiet_cobyla`)."""
         with warnings.catch_warnings(), _failed_surrogates_fall_back():
             warnings.simplefilter("ignore", self._ng.errors.FinishedUnderlyingOptimizerWarning)
-            warnings.filterwarnings("ignore", "COBYLA: Invalid (RHOEND|MAXFUN)", UserWarning)
             warnings.filterwarnings("ignore", "orphanated injected solution")
             yield
 
@@ -321,3 +331,14 @@ class NevergradPortfolio(NevergradBackend):
         "the budget (options: budget, num_workers)"
     )
     optimizer_name = "Portfolio"
+
+
+@register_backend
+class NevergradCarola2(NevergradBackend):
+    name = "nevergrad.carola2"
+    description = (
+        "Nevergrad's Carola2 for small budgets on continuous spaces: COBYLA, then a "
+        "quadratic meta-model with CMA-ES, then SQP, a third of the budget each "
+        "(options: budget, num_workers)"
+    )
+    optimizer_name = "Carola2"
