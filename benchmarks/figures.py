@@ -24,6 +24,12 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 _MARK_SPACING = 0.12  # markers evenly spaced along each line (fraction of the axes)
 
 
+def _markevery(line: np.ndarray) -> float | None:
+    """Marker spacing for ``line``; None when nothing of it is drawn (a median at regret
+    0 from the first evaluation), where matplotlib's spacing fails with an IndexError."""
+    return _MARK_SPACING if np.isfinite(line).any() else None
+
+
 def pyplot() -> Any:
     """matplotlib.pyplot on the file-only Agg backend."""
     import matplotlib
@@ -102,10 +108,11 @@ def draw_convergence(
         steps = np.arange(1, curves.shape[1] + 1)
         low, mid, high = np.percentile(curves, [25, 50, 75], axis=0)
         style = styles[backend]
+        line = np.where(mid > 0, mid, np.nan)
         ax.plot(
             steps,
-            np.where(mid > 0, mid, np.nan),
-            markevery=_MARK_SPACING,
+            line,
+            markevery=_markevery(line),
             markersize=4,
             label=f"{names[backend]} (n={len(curves)})",
             **style,
