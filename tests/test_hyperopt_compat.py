@@ -538,3 +538,26 @@ def test_executor_dask_runs_fmin_on_a_local_cluster() -> None:
         )
     assert len(trials) == 6 and trials.statuses() == ["ok"] * 6
     assert all(str(os.getpid()) not in (t.worker or "") for t in trials.study.trials)
+
+
+def test_fmin_gives_a_backend_it_made_the_run_s_budget_and_closes_it() -> None:
+    from bbopt.hyperopt.algos import fmin_backend
+
+    space = bbopt.Space({"x": bh.hp.uniform("x", 0, 1), "y": bh.hp.uniform("y", 0, 1)})
+    assert fmin_backend("nevergrad.ngopt", space, 1, 37).optimizer.budget == 37
+    # Nevergrad's COBYLA thread kept this script waiting at exit until fmin closed it.
+    script = textwrap.dedent(
+        """
+        from bbopt.hyperopt import fmin
+        from bbopt.objective import get_objective
+        lasso = get_objective("sklearn.lasso.iris.acc")
+        best = fmin(lambda p: lasso.evaluate(p)["loss"], lasso.space,
+                    algo="nevergrad.ngopt", max_evals=30, rstate=1, show_progressbar=False)
+        print(sorted(best))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['C', 'intercept_scaling']"

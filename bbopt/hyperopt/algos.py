@@ -68,13 +68,15 @@ def _name(function: Any) -> str:
     return f"{module}.{qualname}" if module and qualname else repr(function)
 
 
-def fmin_backend(algo: Algo, space: Space, rstate: Any) -> Backend:
+def fmin_backend(algo: Algo, space: Space, rstate: Any, max_evals: int | None = None) -> Backend:
     """The backend for one fmin run: ``algo`` seeded from ``rstate`` as hyperopt does.
 
     ``rstate`` is a ``numpy.random.Generator`` (its draws give the suggest seeds, and
     it is left advanced as fmin leaves it), an int seed, or None: hyperopt's
     ``HYPEROPT_FMIN_SEED`` environment variable, else a seed drawn and recorded.
-    Backends outside hyperopt get one seed drawn from a Generator ``rstate``.
+    Backends outside hyperopt get one seed drawn from a Generator ``rstate``, and
+    ``max_evals`` as their budget where they take one (Nevergrad's, SMAC's), as
+    ``minimize`` gives it.
     """
     backend, options = backend_of(algo)
     if isinstance(backend, Backend):
@@ -87,7 +89,11 @@ def fmin_backend(algo: Algo, space: Space, rstate: Any) -> Backend:
         made.follow_rstate(rng)
         return made
     return create_backend(
-        cls, space, int(rng.integers(SEED_BOUND)) if seed is None else seed, options
+        cls,
+        space,
+        int(rng.integers(SEED_BOUND)) if seed is None else seed,
+        options,
+        max_evals=max_evals,
     )
 
 

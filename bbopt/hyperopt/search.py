@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bbopt.errors import NoSuccessfulTrialError
 from bbopt.execution import Callback, EarlyStop, WorkQueue
-from bbopt.hyperopt.algos import Algo, fmin_backend
+from bbopt.hyperopt.algos import Algo, backend_of, fmin_backend
 from bbopt.hyperopt.trials import MongoTrials, Trials
 from bbopt.objective import FunctionObjective
 from bbopt.optimize import minimize
@@ -100,24 +100,29 @@ def fmin(
     name = study or (trials.study.name if trials.study else None) or trials.exp_key
     name = name or objective.name
     points = _points(points_to_evaluate, trials, made_here, name)
-    result = minimize(
-        objective,
-        backend=fmin_backend(algo, compiled, rstate),
-        max_evals=(sys.maxsize if max_evals is None else max_evals) + len(points),
-        timeout=timeout,
-        loss_threshold=None
-        if loss_threshold is None
-        else math.nextafter(loss_threshold, -math.inf),
-        early_stop=_early_stop(early_stop_fn, trials),
-        points_to_evaluate=points,
-        progress=bool(show_progressbar) and bool(verbose),
-        storage=trials.storage,
-        study=name,
-        workers=workers,
-        executor=executor,
-        trial_timeout=trial_timeout,
-        callbacks=[trials_callback(trials), raised.check],
-    )
+    backend = fmin_backend(algo, compiled, rstate, max_evals)
+    try:
+        result = minimize(
+            objective,
+            backend=backend,
+            max_evals=(sys.maxsize if max_evals is None else max_evals) + len(points),
+            timeout=timeout,
+            loss_threshold=None
+            if loss_threshold is None
+            else math.nextafter(loss_threshold, -math.inf),
+            early_stop=_early_stop(early_stop_fn, trials),
+            points_to_evaluate=points,
+            progress=bool(show_progressbar) and bool(verbose),
+            storage=trials.storage,
+            study=name,
+            workers=workers,
+            executor=executor,
+            trial_timeout=trial_timeout,
+            callbacks=[trials_callback(trials), raised.check],
+        )
+    finally:
+        if backend is not backend_of(algo)[0]:  # made here, not the caller's instance
+            backend.close()
     trials.attach(result)
     if return_argmin:
         if not len(trials):
