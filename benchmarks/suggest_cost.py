@@ -87,6 +87,7 @@ def measure(
         loss = sphere(suggestion.flat_params)
         backend.tell(Observation(suggestion.flat_params, loss, suggestion=suggestion))
         costs.seconds.append(time.perf_counter() - tick)
+    backend.close()
     return costs
 
 
