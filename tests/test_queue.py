@@ -201,6 +201,42 @@ def test_the_queue_in_one_process_equals_a_serial_run(tmp_path: Path) -> None:
     assert queued.best_loss == serial.best_loss
 
 
+class _InterruptedAfterClaiming(QueueWorker):
+    """A worker stopped (Ctrl-C, SIGTERM) just after claiming a trial, before its
+    evaluation started: the window where a stop used to leave the trial running."""
+
+    def _evaluate(self, served: Any, trial: Any) -> None:
+        raise KeyboardInterrupt
+
+
+def test_a_worker_stopped_between_claim_and_start_gives_the_trial_back(tmp_path: Path) -> None:
+    storage = SQLiteStorage(tmp_path / "s.db")
+    settings: dict[str, Any] = {"storage": storage, "study": "s", "seed": 2, "progress": False}
+    thread, out = _drive_queue(settings)
+    interrupted = _InterruptedAfterClaiming(_own(storage), "s", poll=0.01, idle_timeout=5.0)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.run()
+    given_back = [t for t in storage.get_trials("s") if t.state is TrialState.ABANDONED]
+    assert len(given_back) == 1 and "was stopped while running it" in (given_back[0].error or "")
+    worker = QueueWorker(_own(storage), "s", poll=0.01, idle_timeout=1.0)
+    assert _in_thread_result(worker.run) == 3
+    study = _result(thread, out)
+    assert [t.retry_of for t in study.trials if t.retry_of is not None] == [given_back[0].tid]
+    assert len(study.finished_trials) == 3 and all(t.ok for t in study.finished_trials)
+
+
+def _drive_queue(settings: dict[str, Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    """A driver of three ``queue.instant`` trials through a one-trial queue, in a thread."""
+    queue = WorkQueue(in_flight=1, heartbeat=0.2, grace=30, poll=0.01)
+    return _in_thread(
+        lambda: bbopt.minimize("queue.instant", max_evals=3, executor=queue, **settings)
+    )
+
+
+def _in_thread_result(target: Callable[[], Any]) -> Any:
+    return _result(*_in_thread(target))
+
+
 def test_a_live_worker_keeps_a_trial_longer_than_the_grace_period(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -134,7 +134,16 @@ class QueueWorker:
 
     def run(self) -> int:
         """Claim, evaluate and record trials until a limit is reached (or Ctrl-C); returns
-        the number of trials evaluated."""
+        the number of trials evaluated. Stopped by Ctrl-C (or SIGTERM through ``bbopt
+        worker``), it gives back the trial it holds, wherever the interrupt came: while
+        evaluating, or between claiming a trial and starting it."""
+        try:
+            return self._run()
+        except KeyboardInterrupt:
+            self._give_back_held()
+            raise
+
+    def _run(self) -> int:
         idle_since = time.monotonic()
         while self.max_trials is None or self.evaluated < self.max_trials:
             claimed = self._claim_next()
@@ -252,13 +261,9 @@ class QueueWorker:
         study = served.study
         log.info("study %r: trial %s started", study.name, trial.tid)
         started = time.perf_counter()
-        try:
-            with Heartbeat(self.storage, study.name, trial, served.settings.heartbeat) as beat:
-                reporter = Reporter(budget=trial.budget)  # reports are kept, not pruned here
-                params, result = evaluate_point(objective, space, trial.flat_params, reporter)
-        except KeyboardInterrupt:
-            self._give_back(study, trial)
-            raise
+        with Heartbeat(self.storage, study.name, trial, served.settings.heartbeat) as beat:
+            reporter = Reporter(budget=trial.budget)  # reports are kept, not pruned here
+            params, result = evaluate_point(objective, space, trial.flat_params, reporter)
         finished = finished_trial(
             beat.trial, params, result, time.perf_counter() - started, self.name
         )
@@ -273,6 +278,15 @@ class QueueWorker:
                 trial.tid,
                 served.settings.grace,
             )
+
+    def _give_back_held(self) -> None:
+        """Give back every trial the storage says runs on this worker: the stored state,
+        not a variable, so an interrupt during the claim itself loses nothing."""
+        for served in self._served.values():
+            served.study.refresh()
+            for trial in served.study.trials:
+                if trial.state is TrialState.RUNNING and trial.worker == self.name:
+                    self._give_back(served.study, trial)
 
     def _give_back(self, study: Study, trial: Trial) -> None:
         """Abandon the trial this worker is leaving and queue its re-run for another."""
