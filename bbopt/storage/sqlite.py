@@ -209,7 +209,20 @@ class SQLiteStorage(Storage):
         return True
 
     def _read_header(self, conn: sqlite3.Connection) -> int | None:
-        """The schema version of a bbopt file, None for an empty file; raise for others."""
+        """The schema version of a bbopt file, None for an empty file; raise for others.
+
+        Its reads are one snapshot: read one by one, another process creating the schema
+        could commit between them, and a file whose header this read before the commit
+        and whose tables it listed after would look like somebody else's database."""
+        if conn.in_transaction:  # in the transaction that creates the schema
+            return self._header_of(conn)
+        conn.execute("BEGIN")
+        try:
+            return self._header_of(conn)
+        finally:
+            conn.execute("COMMIT")
+
+    def _header_of(self, conn: sqlite3.Connection) -> int | None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if app_id == APPLICATION_ID:
