@@ -377,15 +377,24 @@ def _executor(text: str) -> str:
     return text
 
 
-def _option(text: str) -> tuple[str, Any]:
+def parse_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` as (key, value): the value read as JSON (a number, true, a list, ...:
+    data, never code), else kept as text; ValueError without a key or ``=``."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+        raise ValueError(f"expected KEY=VALUE, got {text!r}")
     try:
         value = json.loads(raw)
     except ValueError:
         value = raw
     return key.strip(), value
+
+
+def _option(text: str) -> tuple[str, Any]:
+    try:
+        return parse_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 # -- stored studies -----------------------------------------------------------------

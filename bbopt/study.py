@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -378,8 +377,8 @@ class Study:
     def _no_success_message(self) -> str:
         if not self.trials:
             return f"study {self.name!r} has no trials yet"
-        counts = Counter(t.state.value for t in self.trials)
-        states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+        counts = sorted(self.count_by_state().items())
+        states = ", ".join(f"{n} {state}" for state, n in counts)
         message = f"no trial of study {self.name!r} succeeded ({states})"
         failed = [t for t in self.trials if t.state is TrialState.FAILED]
         first_error = (failed[0].error or "no error text").strip().splitlines() if failed else []

@@ -8,8 +8,8 @@ are told to TPE with their last value) and ``bbopt.bohb`` (120 trials on Hyperba
 budgets of 2, 6, 17 and 50 epochs, and with ``min_budget=2``: 6, 17 and 50 epochs, so
 that its first bracket trains long enough to tell good networks apart). An arm may
 carry options: ``entry:evals:name=value``, for the pruner ``pruner.name=value``
-(``hyperopt.tpe+patient:40:pruner.patience=10``). All are serial runs in this process, so the
-trials' order is the order the epochs were spent in. Reported per search, from the
+(``hyperopt.tpe+patient:40:pruner.patience=10``). All are serial runs in this
+process, so the trials' order is the order the epochs were spent in. Reported per search, from the
 stored trials:
 
 * epochs to a validation accuracy >= ``--target``: the epochs trained by all trials
@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import bbopt
+from bbopt.cli import parse_option
 from bbopt.errors import NoSuccessfulTrialError
 from bbopt.objectives.wine import WineClassifier, final_fit
 from bbopt.trial import Trial, TrialState
@@ -110,31 +111,26 @@ USAGE = "is not entry:evals[:option=value...] (e.g. hyperopt.tpe:20, bbopt.bohb:
 
 def parse_arms(text: str) -> list[Arm]:
     """Comma-separated ``entry:evals`` items, each optionally followed by ``:name=value``
-    options for the backend (``pruner.name=value`` for the pruner); numbers are read as
-    numbers, anything else stays text. The first arm is the full-fidelity reference."""
+    options for the backend (``pruner.name=value`` for the pruner), values read as
+    ``bbopt run --option`` reads them (JSON, else text). The first arm is the full-fidelity
+    reference."""
     arms = []
     for item in text.split(","):
         entry, _, rest = item.strip().partition(":")
         evals, *options = rest.split(":")
-        if not entry or not evals.isdigit() or not all("=" in o for o in options):
+        try:
+            pairs = [parse_option(option) for option in options]
+        except ValueError:
+            pairs = None
+        if not entry or not evals.isdigit() or pairs is None:
             raise SystemExit(f"--arms: {item.strip()!r} {USAGE}")
         check_entry(entry)
         settings: dict[str, dict[str, Any]] = {"backend": {}, "pruner": {}}
-        for option in options:
-            name, _, value = option.partition("=")
+        for name, value in pairs:
             part = "pruner" if name.startswith("pruner.") else "backend"
-            settings[part][name.removeprefix("pruner.")] = _number_or_text(value)
+            settings[part][name.removeprefix("pruner.")] = value
         arms.append(Arm(item.strip(), entry, int(evals), settings["backend"], settings["pruner"]))
     return arms
-
-
-def _number_or_text(value: str) -> Any:
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
 
 
 def main(argv: list[str] | None = None) -> None:

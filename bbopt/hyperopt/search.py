@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bbopt.errors import NoSuccessfulTrialError
 from bbopt.execution import Callback, EarlyStop, WorkQueue
-from bbopt.hyperopt.algos import Algo, backend_of, fmin_backend
+from bbopt.hyperopt.algos import Algo, fmin_backend
 from bbopt.hyperopt.trials import MongoTrials, Trials
 from bbopt.objective import FunctionObjective
 from bbopt.optimize import minimize
@@ -121,7 +121,7 @@ def fmin(
             callbacks=[trials_callback(trials), raised.check],
         )
     finally:
-        if backend is not backend_of(algo)[0]:  # made here, not the caller's instance
+        if backend is not algo:  # made here, not the caller's own Backend instance
             backend.close()
     trials.attach(result)
     if return_argmin:
