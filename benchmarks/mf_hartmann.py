@@ -40,6 +40,7 @@ def optuna_own(seed: int, max_cost: float) -> float:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
+        study_name=f"optuna-own-{seed}",  # its Hyperband hashes the name into brackets
         sampler=optuna.samplers.TPESampler(multivariate=True, seed=seed),
         pruner=optuna.pruners.HyperbandPruner(
             min_resource=1, max_resource=mf.STEPS, reduction_factor=3

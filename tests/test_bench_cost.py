@@ -109,6 +109,14 @@ def test_optunas_own_tpe_with_its_hyperband_pruner_stops_at_the_cost() -> None:
     assert 0 <= regret < 4  # a full-fidelity result was reached within 12 units
 
 
+def test_optunas_own_arm_repeats_itself_with_its_seed() -> None:
+    from benchmarks.mf_hartmann import optuna_own
+
+    # Optuna's HyperbandPruner hashes the study name into brackets: a random name
+    # (Optuna's default) would change which trials it prunes from run to run.
+    assert len({optuna_own(7, 30.0) for _ in range(4)}) == 1
+
+
 def test_the_wine_figure_takes_entries_with_trial_counts() -> None:
     from benchmarks.pruning_wine import parse_arms
 
