@@ -24,7 +24,11 @@ import math
 import statistics
 from pathlib import Path
 
+from bbopt.backends.coordinates import coordinates
+from bbopt.objective import Objective, evaluate_point
 from bbopt.objectives import multifidelity as mf
+from bbopt.reporting import Reporter
+from bbopt.space import as_space
 from benchmarks import run
 from benchmarks.cost_report import load_curves, paired_p_value
 from benchmarks.grid import build_grid, derive_seed
@@ -34,10 +38,16 @@ ENTRIES = ("bbopt.bohb", "dehb.dehb", "optuna.tpe", "hyperopt.tpe", "optuna.tpe+
 OPTUNA_OWN = "optuna: TPESampler + HyperbandPruner"
 
 
-def optuna_own(seed: int, max_cost: float) -> float:
-    """Best full-fidelity regret of Optuna's TPE + HyperbandPruner within ``max_cost``."""
+def optuna_own(seed: int, max_cost: float, objective: Objective = mf.MF_HARTMANN6) -> float:
+    """Best full-fidelity regret of Optuna's TPE + HyperbandPruner within ``max_cost``.
+
+    ``objective`` is one of the ``mf.*`` functions (a box of uniforms, a fidelity of
+    ``mf.STEPS`` steps, a cost model). As for the grid's runs (``Curve.regret_at``),
+    only trials whose cost fits in ``max_cost`` count.
+    """
     import optuna
 
+    assert objective.f_star is not None and objective.cost_model is not None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=f"optuna-own-{seed}",  # its Hyperband hashes the name into brackets
@@ -46,22 +56,28 @@ def optuna_own(seed: int, max_cost: float) -> float:
             min_resource=1, max_resource=mf.STEPS, reduction_factor=3
         ),
     )
-    assert mf.MF_HARTMANN6.f_star is not None
+    space = as_space(objective.space)
+    bounds = {label: (c.low, c.high) for label, c in coordinates(space).items()}
     spent, best = 0.0, math.inf
-    while spent < max_cost:
+    while True:
         trial = study.ask()
-        x = [trial.suggest_float(f"x{i}", 0, 1) for i in range(6)]
-        for step in range(1, mf.STEPS + 1):
-            value = mf.mf_hartmann(x, step / mf.STEPS, mf._HARTMANN6_A, mf._HARTMANN6_P)
+        flat = {label: trial.suggest_float(label, *bounds[label]) for label in bounds}
+
+        def decide(step: int, value: float, trial: optuna.Trial = trial) -> bool:
             trial.report(value, step)
-            if step < mf.STEPS and trial.should_prune():
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-                break
+            return step < mf.STEPS and trial.should_prune()
+
+        reporter = Reporter(decide)
+        _, result = evaluate_point(objective, space, flat, reporter)
+        if result.pruned:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:
-            study.tell(trial, value)
-            best = min(best, value - mf.MF_HARTMANN6.f_star)
-        spent += mf.cost(step / mf.STEPS)
-    return best
+            study.tell(trial, result.loss)
+        spent += objective.cost_model(max(reporter.intermediate) / mf.STEPS)
+        if spent > max_cost + 1e-9:
+            return best
+        if not result.pruned and result.loss is not None:
+            best = min(best, result.loss - objective.f_star)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -133,3 +133,27 @@ def test_the_wine_figure_takes_entries_with_trial_counts() -> None:
     for bad in ("hyperopt.tpe", "hyperopt.tpe:20:eta", "hyperopt.tpe:x"):
         with pytest.raises(SystemExit, match="is not entry:evals"):
             parse_arms(bad)
+
+
+def test_the_bohb_screen_compares_options_with_defaults_and_optuna(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks.bohb_options import bohb_regret, main
+
+    assert bohb_regret(3, 20.0, {}) == bohb_regret(3, 20.0, {})
+    assert bohb_regret(3, 20.0, {}) != bohb_regret(3, 20.0, {"random_fraction": 0.0})
+    main(["--seeds", "2", "--cost-budget", "10", "--jobs", "1", "--option", "eta=4"])
+    out = capsys.readouterr().out
+    assert "bbopt.bohb eta=4" in out and "bbopt.bohb (defaults)" in out
+    assert "optuna: TPESampler + HyperbandPruner" in out
+
+
+def test_the_bohb_screen_refuses_bad_options_and_objectives() -> None:
+    from benchmarks.bohb_options import main
+
+    with pytest.raises(SystemExit) as bad_option:
+        main(["--option", "eta=1"])
+    assert bad_option.value.code == 2
+    with pytest.raises(SystemExit) as no_fidelity:
+        main(["--objective", "toy.sin"])
+    assert no_fidelity.value.code == 2
