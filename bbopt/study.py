@@ -165,6 +165,8 @@ class Study:
         """Write the study's record to its storage, unless it is there (the first trial
         does it otherwise)."""
         if not self._stored:
+            if not self.record.created_at:  # the time it is first stored
+                self.record.created_at = datetime.now(timezone.utc).isoformat()
             self.attach(self.storage.create_study(self.record))
 
     def add_trial(self, trial: Trial, *, limit: int | None = None) -> Trial:

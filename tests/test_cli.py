@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -250,6 +251,9 @@ def test_show_prints_best_counts_and_last_trials(stored: Path, bbopt_cli: Run) -
     assert table[0].split()[:3] == ["tid", "state", "loss"]
     assert [line.split()[0] for line in table[1:]] == ["21", "22", "23", "24"]
     assert "hyperopt 0.3" in done.stdout  # the stored library versions
+    created = datetime.fromisoformat(study.record.created_at)
+    assert timedelta(0) <= datetime.now(timezone.utc) - created < timedelta(hours=1)
+    assert f"created {study.record.created_at} with python" in done.stdout
 
 
 def test_an_abandoned_trial_shows_values_only_with_the_live_space(

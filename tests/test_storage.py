@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,16 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 # -- what is stored ---------------------------------------------------------------------
+
+
+def test_a_study_records_when_it_was_first_stored(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    before = datetime.now(timezone.utc)
+    bbopt.minimize(quadratic, [hp.uniform("x", -2, 2)], max_evals=2, seed=0, storage=path)
+    created = bbopt.load_study("quadratic", path).record.created_at
+    assert before <= datetime.fromisoformat(created) <= datetime.now(timezone.utc)
+    bbopt.minimize(quadratic, [hp.uniform("x", -2, 2)], max_evals=4, seed=0, storage=path)
+    assert bbopt.load_study("quadratic", path).record.created_at == created  # resumed
 
 
 def test_stored_run_equals_in_memory_run_and_load_study_gives_it_back(tmp_path: Path) -> None:
