@@ -1,7 +1,7 @@
 """Run one (backend, objective, seed) cell of the grid as a study in the results storage.
 
 A cell is ``bbopt.minimize(objective, backend=..., max_evals=budget, seed=...,
-storage=<results>/studies.db, study="<objective>/<backend>/run-<k>")`` (a
+storage=<results>/studies.db, study=f"<objective>/<backend>/run-{k:03d}")`` (a
 ``backend+pruner`` entry runs under that pruner; with a cost budget the run stops once
 its trials spent it, :class:`benchmarks.cost.CostCap`): every trial
 is committed as it ends, with the backend's suggest time (``Trial.suggest_duration``),
