@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from ConfigSpace import CategoricalHyperparameter, Configuration, Constant, Equa
 from smac import BlackBoxFacade, Scenario
 from smac.runhistory import StatusType, TrialValue
 
+import bbopt
 from bbopt import hp
 from bbopt.backends import Observation, create_backend
 from bbopt.backends.smac import config_space
@@ -93,6 +95,18 @@ def test_output_stays_in_a_temporary_folder_removed_with_the_backend(
     del backend, s
     gc.collect()
     assert not output.exists()
+
+
+def test_closing_removes_the_output_folder_and_minimize_closes(tmp_path: Path) -> None:
+    backend = create_backend("smac.gp", BOWL, 0)
+    output = Path(backend.facade_object.scenario.output_directory)
+    backend.close()
+    assert not output.exists()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        bbopt.minimize(_bowl, BOWL, backend="smac.gp", max_evals=3, seed=0)
+        gc.collect()  # an unclosed backend's folder would be removed here, with a warning
+    assert not [w for w in caught if "bbopt-smac-" in str(w.message)]
 
 
 def test_failures_pruned_and_foreign_trials_reach_the_run_history() -> None:

@@ -120,6 +120,11 @@ class SmacBackend(Backend):
             self._facade.intensifier.__post_init__()
         self._penalty: FailurePenalty[tuple[Any, Any]] = FailurePenalty()  # (TrialInfo, status)
 
+    def close(self) -> None:
+        """Remove the directory SMAC writes its run history to (a temporary one: bbopt's
+        storage holds the trials)."""
+        self._output.cleanup()
+
     @property
     def facade_object(self) -> Any:
         """The underlying SMAC facade (its ``runhistory``, ``intensifier``, ...)."""
