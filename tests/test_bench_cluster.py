@@ -32,7 +32,7 @@ SWEEP += ["--no-figures", "--no-progress", "--name", "t"]
 
 def stored(path: Path) -> dict[str, tuple[dict[str, Any], list[tuple[Any, ...]]]]:
     """Every study of a results file: its record and what its trials are (not when or
-    where they ran)."""
+    where they, or the study, were made)."""
     studies = {}
     for name in bbopt.list_studies(path):
         study = bbopt.load_study(name, path)
@@ -41,7 +41,9 @@ def stored(path: Path) -> dict[str, tuple[dict[str, Any], list[tuple[Any, ...]]]
              t.retry_of, t.seed, t.backend, t.intermediate, t.budget)
             for t in study.trials
         ]  # fmt: skip
-        studies[name] = (study.record.to_dict(), trials)
+        record = study.record.to_dict()
+        assert record.pop("created_at")  # stamped when the study was first stored
+        studies[name] = (record, trials)
     return studies
 
 
