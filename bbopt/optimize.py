@@ -109,10 +109,9 @@ def minimize(
     compiled = as_space(objective.space)
     rules = StopRules(max_evals, timeout, loss_threshold, early_stop)
     seed = draw_seed() if seed is None else seed
-    backend_obj = create_backend(backend, compiled, seed, backend_options, max_evals=max_evals)
-    if backend_obj.fidelity is None:  # multi-fidelity backends take their budgets from it
-        backend_obj.fidelity = objective.fidelity
-    backend_obj.check_fidelity()
+    backend_obj = create_backend(
+        backend, compiled, seed, backend_options, max_evals=max_evals, objective=objective
+    )
     warm = [compiled.validate_flat(point) for point in points_to_evaluate or ()]
     backend_name = backend_obj.name or type(backend_obj).__name__
     store = InMemoryStorage() if storage is None else as_storage(storage)

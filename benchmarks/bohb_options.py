@@ -25,7 +25,7 @@ from functools import partial
 from typing import Any
 
 from bbopt.backends import create_backend
-from bbopt.backends.base import Backend, Observation
+from bbopt.backends.base import Observation
 from bbopt.cli import parse_option
 from bbopt.errors import OptionValueError
 from bbopt.objective import Objective, evaluate_point, get_objective
@@ -45,7 +45,7 @@ def bohb_regret(
     fidelity, cost_model = objective.fidelity, objective.cost_model
     assert fidelity is not None and cost_model is not None and objective.f_star is not None
     space = as_space(objective.space)
-    backend = make_bohb(objective, seed, options)
+    backend = create_backend("bbopt.bohb", space, seed, options, objective=objective)
     spent, best = 0.0, math.inf
     try:
         while True:
@@ -66,15 +66,6 @@ def bohb_regret(
                 best = min(best, result.loss - objective.f_star)
     finally:
         backend.close()
-
-
-def make_bohb(objective: Objective, seed: int, options: dict[str, Any]) -> Backend:
-    """``bbopt.bohb`` with ``options`` on ``objective``'s fidelity, as ``minimize`` makes it
-    (bad options raise :class:`~bbopt.errors.OptionValueError`)."""
-    backend = create_backend("bbopt.bohb", as_space(objective.space), seed, options)
-    backend.fidelity = objective.fidelity
-    backend.check_fidelity()
-    return backend
 
 
 def _optuna_regret(seed: int, max_cost: float, objective_name: str) -> float:
@@ -115,8 +106,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
     options = dict(args.option)
+    objective = get_objective(args.objective)
     try:
-        make_bohb(get_objective(args.objective), 0, options).close()
+        create_backend("bbopt.bohb", objective.space, 0, options, objective=objective).close()
     except OptionValueError as exc:
         parser.error(str(exc))
     seeds = range(args.first_seed, args.first_seed + args.seeds)

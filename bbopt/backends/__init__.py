@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bbopt.backends.base import Backend, Observation, Suggestion
 from bbopt.registry import ClassRegistry
 from bbopt.space import Space, as_space
+
+if TYPE_CHECKING:
+    from bbopt.objective import Objective
 
 __all__ = [
     "Backend",
@@ -62,6 +65,7 @@ def create_backend(
     backend_options: Mapping[str, Any] | None = None,
     *,
     max_evals: int | None = None,
+    objective: Objective | None = None,
 ) -> Backend:
     """A ready backend from a registered name, a Backend class or an instance.
 
@@ -69,10 +73,27 @@ def create_backend(
     ``backend_options`` go to the backend's constructor (the same keyword as in
     :func:`bbopt.minimize`). ``max_evals``, the run's evaluation budget, becomes the
     option named by the class's ``budget_option`` (Nevergrad's ``budget``, SMAC's
-    ``n_trials``) unless the options set it. This is the way in for code that drives
-    a backend itself with ``ask``/``tell`` (docs/backends.md).
+    ``n_trials``) unless the options set it. With ``objective``, the one it will run on,
+    a backend without a fidelity of its own takes the objective's (a multi-fidelity
+    backend's budgets) and checks that it can run with it
+    (:class:`~bbopt.errors.OptionValueError` if not). This is the way in for code that
+    drives a backend itself with ``ask``/``tell`` (docs/backends.md).
     """
-    compiled: Space = as_space(space)
+    made = _backend_instance(backend, as_space(space), seed, backend_options, max_evals)
+    if objective is not None:
+        if made.fidelity is None:
+            made.fidelity = objective.fidelity
+        made.check_fidelity()
+    return made
+
+
+def _backend_instance(
+    backend: str | Backend | type[Backend],
+    space: Space,
+    seed: int | None,
+    backend_options: Mapping[str, Any] | None,
+    max_evals: int | None,
+) -> Backend:
     if isinstance(backend, Backend):
         if backend_options:
             raise ValueError("backend options go to the constructor of a backend instance")
@@ -83,4 +104,4 @@ def create_backend(
     options = dict(backend_options or {})
     if cls.budget_option is not None and max_evals is not None:
         options.setdefault(cls.budget_option, max_evals)
-    return cls(compiled, seed, **options)
+    return cls(space, seed, **options)
