@@ -263,7 +263,7 @@ def _add_run(commands: Any) -> None:
     command.add_argument("--study", default=None, metavar="NAME", help="default: the objective")
     command.add_argument(
         "--option",
-        type=_option,
+        type=option_argument,
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -274,7 +274,7 @@ def _add_run(commands: Any) -> None:
     )
     command.add_argument(
         "--pruner-option",
-        type=_option,
+        type=option_argument,
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -390,7 +390,8 @@ def parse_option(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def _option(text: str) -> tuple[str, Any]:
+def option_argument(text: str) -> tuple[str, Any]:
+    """:func:`parse_option` as an argparse ``type``: a bad option is a usage error."""
     try:
         return parse_option(text)
     except ValueError as exc:

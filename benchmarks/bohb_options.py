@@ -11,7 +11,7 @@ on seeds that the issue's figure does not use (``--first-seed``, default 1000).
 
 Printed per arm: the median and mean best full-fidelity regret, how many runs end
 below a regret threshold (``--below``), and the one-sided paired Wilcoxon p-value
-that the chosen options' regret is lower.
+that the first arm's regret (the chosen options', else the defaults') is lower.
 """
 
 from __future__ import annotations
@@ -26,14 +26,15 @@ from typing import Any
 
 from bbopt.backends import create_backend
 from bbopt.backends.base import Observation
-from bbopt.cli import parse_option
+from bbopt.cli import option_argument
 from bbopt.errors import OptionValueError
 from bbopt.objective import Objective, evaluate_point, get_objective
 from bbopt.reporting import Reporter
 from bbopt.space import as_space
 from bbopt.trial import TrialState
 from benchmarks.cost_report import paired_p_value
-from benchmarks.mf_hartmann import optuna_own
+from benchmarks.mf_hartmann import OPTUNA_OWN, optuna_own
+from benchmarks.run import natural, positive_float
 
 
 def bohb_regret(
@@ -81,30 +82,27 @@ def _mf_objective(name: str) -> str:
     return name
 
 
-def _option(text: str) -> tuple[str, Any]:
-    try:
-        return parse_option(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--objective", type=_mf_objective, default="mf.hartmann6")
     parser.add_argument(
         "--option",
-        type=_option,
+        type=option_argument,
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help="a bbopt.bohb option (JSON value, else text); repeatable",
     )
-    parser.add_argument("--seeds", type=int, default=300)
+    parser.add_argument("--seeds", type=natural, default=300)
     parser.add_argument("--first-seed", type=int, default=1000)
-    parser.add_argument("--cost-budget", type=float, default=100.0)
-    parser.add_argument("--below", type=float, default=0.119, help="regret threshold counted")
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--cost-budget", type=positive_float, default=100.0)
+    parser.add_argument(
+        "--below", type=positive_float, default=0.119, help="regret threshold counted"
+    )
+    parser.add_argument("--jobs", type=natural, default=2)
     args = parser.parse_args(argv)
+    if args.first_seed < 0:
+        parser.error(f"argument --first-seed: must be >= 0, got {args.first_seed}")
     options = dict(args.option)
     objective = get_objective(args.objective)
     try:
@@ -112,17 +110,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     except OptionValueError as exc:
         parser.error(str(exc))
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    arms = {
-        "bbopt.bohb " + " ".join(f"{k}={v}" for k, v in options.items()): partial(
-            bohb_regret, max_cost=args.cost_budget, options=options, objective_name=args.objective
-        ),
-        "bbopt.bohb (defaults)": partial(
-            bohb_regret, max_cost=args.cost_budget, options={}, objective_name=args.objective
-        ),
-        "optuna: TPESampler + HyperbandPruner": partial(
-            _optuna_regret, max_cost=args.cost_budget, objective_name=args.objective
-        ),
-    }
+    run_bohb = partial(bohb_regret, max_cost=args.cost_budget, objective_name=args.objective)
+    arms = {"bbopt.bohb (defaults)": partial(run_bohb, options={})}
+    if options:  # the chosen options first: the arm the others are tested against
+        label = "bbopt.bohb " + " ".join(f"{k}={v}" for k, v in options.items())
+        arms = {label: partial(run_bohb, options=options), **arms}
+    arms[OPTUNA_OWN] = partial(
+        _optuna_regret, max_cost=args.cost_budget, objective_name=args.objective
+    )
     with ProcessPoolExecutor(args.jobs) as pool:
         regret = {arm: list(pool.map(run, seeds, chunksize=8)) for arm, run in arms.items()}
     chosen = next(iter(regret.values()))

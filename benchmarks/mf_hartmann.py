@@ -82,9 +82,9 @@ def optuna_own(seed: int, max_cost: float, objective: Objective = mf.MF_HARTMANN
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=30)
-    parser.add_argument("--cost-budget", type=float, default=100.0)
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--seeds", type=run.natural, default=30)
+    parser.add_argument("--cost-budget", type=run.positive_float, default=100.0)
+    parser.add_argument("--jobs", type=run.natural, default=2)
     parser.add_argument("--results-dir", type=Path, default=Path("results"))
     parser.add_argument("--name", default="mf-hartmann6")
     args = parser.parse_args(argv)

@@ -74,7 +74,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}; see --help\n")
 
 
-def _natural(text: str) -> int:
+def natural(text: str) -> int:
+    """An argparse ``type``: a whole number >= 1."""
     try:
         value = int(text)
     except ValueError:
@@ -84,7 +85,8 @@ def _natural(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
+    """An argparse ``type``: a number > 0."""
     try:
         value = float(text)
     except ValueError:
@@ -134,17 +136,17 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="import a module (a name on the Python path or a .py file) first, so the "
         "objectives and backends it registers can be chosen; repeatable",
     )
-    add("--seeds", type=_natural, default=10, help="runs per (backend, objective); %(default)s")
+    add("--seeds", type=natural, default=10, help="runs per (backend, objective); %(default)s")
     add(
         "--master-seed",
         type=int,
         default=0,
         help="run k on objective o uses derive_seed(master, k, o)",
     )
-    add("--budget", type=_natural, default=100, help="evaluations per run; %(default)s")
+    add("--budget", type=natural, default=100, help="evaluations per run; %(default)s")
     add(
         "--jobs",
-        type=_natural,
+        type=natural,
         default=os.cpu_count() or 1,
         help="runs in parallel worker processes, here or in the Dask cluster that "
         "--executor dask starts (default: number of CPUs)",
@@ -171,13 +173,13 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     add(
         "--target",
-        type=_positive_float,
+        type=positive_float,
         default=1.0,
         help="'evals to target' target, as a multiple of the baseline's median final regret",
     )
     add(
         "--cost-budget",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="stop each run once its trials spent this many cost units (the objective's "
         "cost model, else fidelity steps, else evaluations; --budget stays the cap on "
