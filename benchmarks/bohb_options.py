@@ -17,7 +17,6 @@ that the first arm's regret (the chosen options', else the defaults') is lower.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -32,6 +31,7 @@ from bbopt.objective import Objective, evaluate_point, get_objective
 from bbopt.reporting import Reporter
 from bbopt.space import as_space
 from bbopt.trial import TrialState
+from benchmarks.cost import CappedRegret
 from benchmarks.cost_report import paired_p_value
 from benchmarks.mf_hartmann import OPTUNA_OWN, optuna_own
 from benchmarks.run import natural, positive_float
@@ -43,28 +43,22 @@ def bohb_regret(
     """Best full-fidelity regret of ``bbopt.bohb`` with ``options`` within ``max_cost``
     (trials whose cost fits in it, as ``Curve.regret_at`` counts them)."""
     objective = get_objective(objective_name)
-    fidelity, cost_model = objective.fidelity, objective.cost_model
-    assert fidelity is not None and cost_model is not None and objective.f_star is not None
     space = as_space(objective.space)
     backend = create_backend("bbopt.bohb", space, seed, options, objective=objective)
-    spent, best = 0.0, math.inf
+    regret = CappedRegret(objective, max_cost)
     try:
         while True:
             (suggestion,) = backend.ask()
             reporter = Reporter(budget=suggestion.budget)
             _, result = evaluate_point(objective, space, suggestion.flat_params, reporter)
-            steps = max(reporter.intermediate)
             state = TrialState.DONE if result.ok else TrialState.FAILED
             backend.tell(
                 Observation(
                     suggestion.flat_params, result.loss, state, suggestion, budget=suggestion.budget
                 )
             )
-            spent += cost_model(steps / fidelity.max)
-            if spent > max_cost + 1e-9:
-                return best
-            if result.ok and result.loss is not None and steps >= fidelity.max:
-                best = min(best, result.loss - objective.f_star)
+            if not regret.add(max(reporter.intermediate), result.loss if result.ok else None):
+                return regret.best
     finally:
         backend.close()
 

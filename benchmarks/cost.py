@@ -39,12 +39,38 @@ def trial_steps(objective: Objective, trial: Trial) -> float | None:
 def trial_cost(objective: Objective, trial: Trial) -> float:
     """The cost units a finished trial spent (module docstring)."""
     steps = trial_steps(objective, trial)
-    if steps is None:
-        return 1.0
+    return 1.0 if steps is None else steps_cost(objective, steps)
+
+
+def steps_cost(objective: Objective, steps: float) -> float:
+    """The cost units of a trial that ran ``steps`` of ``objective``'s fidelity."""
     if objective.cost_model is not None:
         assert objective.fidelity is not None
         return float(objective.cost_model(min(steps / objective.fidelity.max, 1.0)))
     return steps
+
+
+@dataclass
+class CappedRegret:
+    """The best full-fidelity regret of a run's trials, one after another, each counted
+    only while the cost spent so far stays within ``max_cost``: the rule of
+    :meth:`Curve.regret_at`, for loops that drive a search without storing trials."""
+
+    objective: Objective
+    max_cost: float
+    spent: float = 0.0
+    best: float = math.inf
+
+    def add(self, steps: float, loss: float | None) -> bool:
+        """Count a trial that ran ``steps`` and ended with ``loss`` (None: failed or
+        pruned); False once it no longer fits in the budget, which ends the run."""
+        fidelity, f_star = self.objective.fidelity, self.objective.f_star or 0.0
+        self.spent += steps_cost(self.objective, steps)
+        if self.spent > self.max_cost + 1e-9:
+            return False
+        if loss is not None and (fidelity is None or steps >= fidelity.max):
+            self.best = min(self.best, loss - f_star)
+        return True
 
 
 def full_fidelity_loss(objective: Objective, trial: Trial) -> float | None:

@@ -20,7 +20,6 @@ one-sided paired Wilcoxon signed-rank p-value that BOHB's regret is lower.
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from bbopt.objectives import multifidelity as mf
 from bbopt.reporting import Reporter
 from bbopt.space import as_space
 from benchmarks import run
+from benchmarks.cost import CappedRegret
 from benchmarks.cost_report import load_curves, paired_p_value
 from benchmarks.grid import build_grid, derive_seed
 
@@ -47,7 +47,6 @@ def optuna_own(seed: int, max_cost: float, objective: Objective = mf.MF_HARTMANN
     """
     import optuna
 
-    assert objective.f_star is not None and objective.cost_model is not None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
         study_name=f"optuna-own-{seed}",  # its Hyperband hashes the name into brackets
@@ -58,7 +57,7 @@ def optuna_own(seed: int, max_cost: float, objective: Objective = mf.MF_HARTMANN
     )
     space = as_space(objective.space)
     bounds = {label: (c.low, c.high) for label, c in coordinates(space).items()}
-    spent, best = 0.0, math.inf
+    regret = CappedRegret(objective, max_cost)
     while True:
         trial = study.ask()
         flat = {label: trial.suggest_float(label, *bounds[label]) for label in bounds}
@@ -73,11 +72,8 @@ def optuna_own(seed: int, max_cost: float, objective: Objective = mf.MF_HARTMANN
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(trial, result.loss)
-        spent += objective.cost_model(max(reporter.intermediate) / mf.STEPS)
-        if spent > max_cost + 1e-9:
-            return best
-        if not result.pruned and result.loss is not None:
-            best = min(best, result.loss - objective.f_star)
+        if not regret.add(max(reporter.intermediate), None if result.pruned else result.loss):
+            return regret.best
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -157,3 +157,16 @@ def test_the_bohb_screen_refuses_bad_options_and_objectives() -> None:
     with pytest.raises(SystemExit) as no_fidelity:
         main(["--objective", "toy.sin"])
     assert no_fidelity.value.code == 2
+
+
+def test_capped_regret_counts_full_fidelity_trials_that_fit_in_the_budget() -> None:
+    from benchmarks.cost import CappedRegret
+
+    regret = CappedRegret(mf.MF_HARTMANN6, max_cost=1.5)
+    assert mf.MF_HARTMANN6.f_star is not None
+    assert regret.add(1, -3.0)  # a low-fidelity trial: cost, no regret
+    assert regret.best == float("inf")
+    assert regret.add(mf.STEPS, -3.2)
+    assert regret.best == pytest.approx(-3.2 - mf.MF_HARTMANN6.f_star)
+    assert not regret.add(mf.STEPS, -3.3)  # over the budget: not counted, the run ends
+    assert regret.best == pytest.approx(-3.2 - mf.MF_HARTMANN6.f_star)
