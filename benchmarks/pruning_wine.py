@@ -9,8 +9,8 @@ budgets of 2, 6, 17 and 50 epochs, and with ``min_budget=2``: 6, 17 and 50 epoch
 that its first bracket trains long enough to tell good networks apart). An arm may
 carry options: ``entry:evals:name=value``, for the pruner ``pruner.name=value``
 (``hyperopt.tpe+patient:40:pruner.patience=10``). All are serial runs in this
-process, so the trials' order is the order the epochs were spent in. Reported per search, from the
-stored trials:
+process, so the trials' order is the order the epochs were spent in. Reported per
+search, from the stored trials:
 
 * epochs to a validation accuracy >= ``--target``: the epochs trained by all trials
   up to the one that got there. Full fidelity sees a trial's accuracy when it ends
