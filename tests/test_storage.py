@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from datetime import datetime, timezone
 from importlib import metadata
@@ -150,6 +153,32 @@ def test_each_trial_is_committed_before_the_next_starts(tmp_path: Path) -> None:
         watched, SPACE, backend="hyperopt.rand", max_evals=6, storage=db, study="watched"
     )
     assert seen == [["done"] * k + ["running"] for k in range(6)]
+
+
+def test_ctrl_c_as_a_write_begins_leaves_no_transaction_open(tmp_path: Path) -> None:
+    # Another connection holds the write lock, so BEGIN IMMEDIATE waits; Ctrl-C arrives
+    # during the wait and is raised as BEGIN returns. The next write must still work.
+    db = tmp_path / "s.db"
+    bbopt.minimize(quadratic, SPACE, backend="bbopt.random", max_evals=1, storage=db, study="s")
+    storage = SQLiteStorage(db)
+    (trial,) = storage.get_trials("s")
+    holder = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    interrupt = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    release = threading.Timer(0.6, holder.execute, ("COMMIT",))
+    interrupt.start()
+    release.start()
+    with pytest.raises(KeyboardInterrupt):
+        storage.update_trial("s", trial)
+    release.join()
+    holder.close()
+    trial.extras = {"after": 1}
+    assert storage.update_trial("s", trial)
+    assert storage.get_trials("s")[0].extras == {"after": 1}
+    other = sqlite3.connect(db, timeout=1.0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the interrupted call holds no lock either
+    other.execute("ROLLBACK")
+    other.close()
 
 
 def test_list_studies_and_counts(tmp_path: Path) -> None:

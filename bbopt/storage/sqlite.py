@@ -157,6 +157,8 @@ class SQLiteStorage(Storage):
             self._conn, self._pid, self._ready = self._open(write), os.getpid(), False
             self._study_ids.clear()
         assert self._conn is not None
+        if self._conn.in_transaction:  # left by a call a second Ctrl-C cut short in ROLLBACK
+            self._conn.execute("ROLLBACK")
         if not self._ready:
             self._ready = self._prepare(self._conn, write)
         return self._conn
@@ -216,11 +218,12 @@ class SQLiteStorage(Storage):
         and whose tables it listed after would look like somebody else's database."""
         if conn.in_transaction:  # in the transaction that creates the schema
             return self._header_of(conn)
-        conn.execute("BEGIN")
-        try:
+        try:  # BEGIN inside: an interrupt as it returns must not leave the snapshot open
+            conn.execute("BEGIN")
             return self._header_of(conn)
         finally:
-            conn.execute("COMMIT")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
 
     def _header_of(self, conn: sqlite3.Connection) -> int | None:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
@@ -255,8 +258,8 @@ class SQLiteStorage(Storage):
     ) -> T:
         if not write:  # each read is one SELECT, atomic by itself
             return body(conn)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        try:  # BEGIN inside: Ctrl-C as it returns must roll back, not leave it open
+            conn.execute("BEGIN IMMEDIATE")
             result = body(conn)
             conn.execute("COMMIT")
         except BaseException:
