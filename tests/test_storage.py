@@ -162,15 +162,21 @@ def test_ctrl_c_as_a_write_begins_leaves_no_transaction_open(tmp_path: Path) -> 
     bbopt.minimize(quadratic, SPACE, backend="bbopt.random", max_evals=1, storage=db, study="s")
     storage = SQLiteStorage(db)
     (trial,) = storage.get_trials("s")
+    assert storage.update_trial("s", trial)  # its connection is open for writing
     holder = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
-    interrupt = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
-    release = threading.Timer(0.6, holder.execute, ("COMMIT",))
-    interrupt.start()
-    release.start()
+
+    def interrupt_then_release() -> None:  # in this order, whatever the machine's load
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.4)
+        holder.execute("COMMIT")
+
+    other_thread = threading.Thread(target=interrupt_then_release)
+    other_thread.start()
     with pytest.raises(KeyboardInterrupt):
         storage.update_trial("s", trial)
-    release.join()
+    other_thread.join()
     holder.close()
     trial.extras = {"after": 1}
     assert storage.update_trial("s", trial)
