@@ -59,6 +59,29 @@ def test_a_density_integrates_to_one_and_samples_stay_in_the_cube() -> None:
     assert abs(samples[:, 0].mean() - data[:, 0].mean()) < 0.05  # drawn around the data
 
 
+def test_a_univariate_density_is_the_product_of_its_one_dimensional_densities() -> None:
+    # Two points on the diagonal: product kernels keep each point's coordinates together,
+    # per-coordinate densities do not, so there a corner is as likely as a data point.
+    data = np.array([[0.1, 0.1], [0.9, 0.9]])
+    categories = np.array([0, 0])
+    joint = ProductKernelDensity(data, categories, min_bandwidth=1e-3)
+    apart = ProductKernelDensity(data, categories, min_bandwidth=1e-3, multivariate=False)
+    point, corner = np.array([[0.1, 0.1]]), np.array([[0.1, 0.9]])
+    assert apart.log_pdf(corner)[0] == pytest.approx(apart.log_pdf(point)[0])
+    assert joint.log_pdf(corner)[0] < joint.log_pdf(point)[0] - 0.5
+    grid = np.linspace(0, 1, 801)
+    xs, ys = np.meshgrid(grid, grid)
+    density = np.exp(apart.log_pdf(np.column_stack([xs.ravel(), ys.ravel()]))).reshape(xs.shape)
+    assert np.trapezoid(np.trapezoid(density, grid), grid) == pytest.approx(1.0, abs=1e-3)
+    rng = np.random.default_rng(5)
+    near_corner = [  # candidates barely moved from their centers
+        np.abs(kde.sample(rng, 2000, widen=1e-3) - corner).max(axis=1) < 0.05
+        for kde in (apart, joint)
+    ]
+    assert 0.2 < near_corner[0].mean() < 0.3  # one coordinate from each point: 1 in 4
+    assert not near_corner[1].any()
+
+
 def test_the_model_waits_for_enough_points_then_proposes_near_the_good_ones() -> None:
     rng = np.random.default_rng(3)
     categories = np.array([0, 0])
@@ -99,6 +122,7 @@ def test_bohb_checks_its_model_options() -> None:
         ({"bandwidth_factor": 0.5}, "'bandwidth_factor' must be >= 1"),
         ({"min_bandwidth": -1}, "'min_bandwidth' must be > 0"),
         ({"random_fraction": 2}, "'random_fraction' must be in"),
+        ({"multivariate": "no"}, "'multivariate' must be true or false"),
     ]:
         with pytest.raises(OptionValueError, match=message):
             bbopt.create_backend("bbopt.bohb", space, 0, options)

@@ -59,6 +59,8 @@ def _target(name: str) -> BackendUnderTest:
 
 
 TARGETS = [_target(name) for name in bbopt.list_backends()]
+# BOHB's per-parameter densities are another model: the whole suite runs on them too.
+TARGETS.append(BackendUnderTest("bbopt.bohb", {**_BUDGETS, "multivariate": False}))
 
 
 @parametrize_with_checks([t for t in TARGETS if t.name not in _SLOW])

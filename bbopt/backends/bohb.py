@@ -16,7 +16,9 @@ else from BOHB's model (:mod:`bbopt.backends.kde`): kernel densities of the best
 ``top_n_percent`` and of the other results at the largest budget that has enough of
 them for both (each at least ``min_points_in_model``, default parameters + 1, and more
 than the number of parameters), the best of ``num_samples`` candidates drawn from the
-good density widened by ``bandwidth_factor``. Every result at a budget counts there,
+good density widened by ``bandwidth_factor``. ``multivariate=False`` makes each density
+a product of one 1-D density per parameter, as Optuna's default TPE has it: a candidate
+then mixes coordinates of different good points. Every result at a budget counts there,
 whichever bracket it came from; a pruned trial counts at the budget it reached, with
 the last value it reported; failed trials rank last in their rung and are bad points
 in the model (HpBandSter's choice).
@@ -98,7 +100,7 @@ class BOHB(HyperbandBackend):
         "BOHB: Hyperband's brackets pick budgets on the objective's fidelity, kernel "
         "densities of good and bad results pick points (options: min_budget, max_budget, "
         "eta, random_fraction, min_points_in_model, top_n_percent, num_samples, "
-        "bandwidth_factor, min_bandwidth)"
+        "bandwidth_factor, min_bandwidth, multivariate)"
     )
 
     def __init__(
@@ -112,6 +114,7 @@ class BOHB(HyperbandBackend):
         num_samples: int = 64,
         bandwidth_factor: float = 3,
         min_bandwidth: float = 1e-3,
+        multivariate: bool = True,
         **options: Any,
     ) -> None:
         super().__init__(space, seed, **options)
@@ -130,11 +133,16 @@ class BOHB(HyperbandBackend):
                 raise OptionValueError(f"option {option!r} must be >= 1, got {value!r}")
         if not min_bandwidth > 0:
             raise OptionValueError(f"option 'min_bandwidth' must be > 0, got {min_bandwidth!r}")
+        if not isinstance(multivariate, bool):
+            raise OptionValueError(
+                f"option 'multivariate' must be true or false, got {multivariate!r}"
+            )
         self.min_points = max(min_points_in_model or 0, len(space.params) + 1)
         self.top_n_percent = float(top_n_percent)
         self.num_samples = int(num_samples)
         self.bandwidth_factor = float(bandwidth_factor)
         self.min_bandwidth = float(min_bandwidth)
+        self.multivariate = multivariate
         self._cube = UnitCube(space)
         self._ready: deque[Job] = deque()  # promotions waiting to be suggested
         self._brackets: deque[Bracket] = deque()  # open brackets, oldest first
@@ -179,6 +187,7 @@ class BOHB(HyperbandBackend):
                 min_points=self.min_points,
                 min_bandwidth=self.min_bandwidth,
                 widen=self.bandwidth_factor,
+                multivariate=self.multivariate,
             )
             if model is not None:
                 return model

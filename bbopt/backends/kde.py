@@ -19,6 +19,8 @@ reference rule ``1.06 * std * n**(-1 / (4 + d))`` (statsmodels'
 ``min_bandwidth``; a category's ``lambda`` is at most ``(c - 1) / c`` (a flat kernel).
 A label inactive in a point (a branch not taken) is filled in from a random point of
 the same set where it is active, else drawn uniformly, as HpBandSter does.
+Per-parameter densities (``multivariate=False``, the original TPE's model) take
+``d = 1`` in the rule and draw each coordinate of a candidate around its own point.
 
 One addition to HpBandSter's rule: each bandwidth of a set of ``n`` points is also at
 least ``1 / (widen * min(100, n + 1))``, so candidates are drawn at least as widely
@@ -101,12 +103,20 @@ def _spread(coord: Coordinate) -> tuple[float, float]:
 
 
 class ProductKernelDensity:
-    """A density on the unit cube: one product kernel per data point (see the module)."""
+    """A density on the unit cube: one product kernel per data point (see the module);
+    with ``multivariate=False``, the product of one 1-D kernel density per coordinate
+    (Optuna's default TPE), which does not tie a point's coordinates together."""
 
-    def __init__(self, data: np.ndarray, categories: np.ndarray, min_bandwidth: float) -> None:
+    def __init__(
+        self,
+        data: np.ndarray,
+        categories: np.ndarray,
+        min_bandwidth: float,
+        multivariate: bool = True,
+    ) -> None:
         n, d = data.shape
-        self.data, self.categories = data, categories
-        bandwidth = 1.06 * data.std(axis=0) * n ** (-1 / (4 + d))
+        self.data, self.categories, self.multivariate = data, categories, multivariate
+        bandwidth = 1.06 * data.std(axis=0) * n ** (-1 / (4 + (d if multivariate else 1)))
         bandwidth = np.maximum(bandwidth, min_bandwidth)
         flat_kernel = np.where(categories > 1, (categories - 1) / np.maximum(categories, 1), 1.0)
         self.bandwidth = np.where(categories > 0, np.minimum(bandwidth, flat_kernel), bandwidth)
@@ -114,27 +124,37 @@ class ProductKernelDensity:
 
     def log_pdf(self, points: np.ndarray) -> np.ndarray:
         """log density at each row of ``points`` (complete vectors)."""
-        per_kernel = np.zeros((len(points), len(self.data)))
+        log_k = self._log_kernels(points)  # (points, data points, coordinates)
+        if self.multivariate:
+            return _log_mean_exp(log_k.sum(axis=2), axis=1)
+        return _log_mean_exp(log_k, axis=1).sum(axis=1)
+
+    def _log_kernels(self, points: np.ndarray) -> np.ndarray:
+        """log of each data point's kernel at each point, per coordinate:
+        shape (points, data points, coordinates)."""
+        log_k = np.zeros((len(points), *self.data.shape))
         num = self.numeric
         if num.any():
             m, bw = self.data[:, num], self.bandwidth[num]
             z = (points[:, None, num] - m[None]) / bw
             mass = ndtr((1 - m) / bw) - ndtr(-m / bw)  # of each kernel inside [0, 1]
-            log_k = -0.5 * z**2 - 0.5 * math.log(2 * math.pi) - np.log(bw) - np.log(mass)
-            per_kernel += log_k.sum(axis=2)
+            log_k[:, :, num] = -0.5 * z**2 - 0.5 * math.log(2 * math.pi) - np.log(bw) - np.log(mass)
         for j in np.flatnonzero(~num):
             c, lam = self.categories[j], self.bandwidth[j]
             if c < 2:
                 continue
             same = points[:, None, j] == self.data[None, :, j]
-            per_kernel += np.where(same, math.log1p(-lam), math.log(lam / (c - 1)))
-        top = per_kernel.max(axis=1, keepdims=True)
-        return top[:, 0] + np.log(np.exp(per_kernel - top).mean(axis=1))
+            log_k[:, :, j] = np.where(same, math.log1p(-lam), math.log(lam / (c - 1)))
+        return log_k
 
     def sample(self, rng: np.random.Generator, n: int, widen: float) -> np.ndarray:
-        """``n`` points: a random data point each, moved by its kernel (numeric bandwidths
-        times ``widen``)."""
-        centers = self.data[rng.integers(len(self.data), size=n)]
+        """``n`` points: a random data point each (multivariate; else one per coordinate),
+        moved by its kernel (numeric bandwidths times ``widen``)."""
+        if self.multivariate:
+            centers = self.data[rng.integers(len(self.data), size=n)]
+        else:
+            rows = rng.integers(len(self.data), size=(n, self.data.shape[1]))
+            centers = self.data[rows, np.arange(self.data.shape[1])]
         out = centers.copy()
         num = self.numeric
         if num.any():
@@ -149,6 +169,12 @@ class ProductKernelDensity:
             moved = rng.random(n) < self.bandwidth[j]  # to one of the other options
             out[moved, j] = (out[moved, j] + rng.integers(1, c, size=int(moved.sum()))) % c
         return out
+
+
+def _log_mean_exp(values: np.ndarray, axis: int) -> np.ndarray:
+    """log of the mean of ``exp(values)`` along ``axis``, without overflow."""
+    top = values.max(axis=axis, keepdims=True)
+    return np.squeeze(top, axis) + np.log(np.exp(values - top).mean(axis=axis))
 
 
 def fill_inactive(
@@ -189,11 +215,13 @@ class GoodBadDensities:
         min_points: int,
         min_bandwidth: float,
         widen: float,
+        multivariate: bool = True,
     ) -> GoodBadDensities | None:
         """The model of these results, or None while a set would have no more points
         than dimensions. Ties in loss keep the order the results came in. ``widen`` is
         the factor candidates are drawn wider by; each set's bandwidths are at least
-        ``1 / (widen * min(100, n + 1))`` (see the module docstring)."""
+        ``1 / (widen * min(100, n + 1))`` (see the module docstring). ``multivariate``:
+        see :class:`ProductKernelDensity`."""
         n, d = vectors.shape
         n_good = max(min_points, int(top_fraction * n))
         n_bad = max(min_points, int((1 - top_fraction) * n))
@@ -206,6 +234,7 @@ class GoodBadDensities:
                 fill_inactive(vectors[rows], categories, rng),
                 categories,
                 max(min_bandwidth, 1 / (widen * min(100, len(rows) + 1))),
+                multivariate,
             )
             for rows in (good, bad)
         )
