@@ -26,7 +26,7 @@ from typing import Any
 from bbopt.backends import create_backend
 from bbopt.backends.base import Observation
 from bbopt.cli import option_argument
-from bbopt.errors import OptionValueError
+from bbopt.errors import OptionValueError, UnknownNameError
 from bbopt.objective import Objective, evaluate_point, get_objective
 from bbopt.reporting import Reporter
 from bbopt.space import as_space
@@ -68,7 +68,10 @@ def _optuna_regret(seed: int, max_cost: float, objective_name: str) -> float:
 
 
 def _mf_objective(name: str) -> str:
-    objective: Objective = get_objective(name)
+    try:
+        objective: Objective = get_objective(name)
+    except UnknownNameError as exc:  # a misspelled name: a usage error with close matches
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if objective.cost_model is None or objective.fidelity is None or objective.f_star is None:
         raise argparse.ArgumentTypeError(
             f"{name!r} has no cost model, fidelity and known optimum: use an mf.* function"
