@@ -61,15 +61,20 @@ class CappedRegret:
     spent: float = 0.0
     best: float = math.inf
 
+    def __post_init__(self) -> None:
+        if self.objective.f_star is None:  # a regret needs the optimum
+            raise ValueError(f"objective {self.objective.name!r} has no known optimum f_star")
+        self._f_star = self.objective.f_star
+
     def add(self, steps: float, loss: float | None) -> bool:
         """Count a trial that ran ``steps`` and ended with ``loss`` (None: failed or
         pruned); False once it no longer fits in the budget, which ends the run."""
-        fidelity, f_star = self.objective.fidelity, self.objective.f_star or 0.0
+        fidelity = self.objective.fidelity
         self.spent += steps_cost(self.objective, steps)
         if self.spent > self.max_cost + 1e-9:
             return False
         if loss is not None and (fidelity is None or steps >= fidelity.max):
-            self.best = min(self.best, loss - f_star)
+            self.best = min(self.best, loss - self._f_star)
         return True
 
 
