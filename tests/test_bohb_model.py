@@ -123,6 +123,8 @@ def test_bohb_checks_its_model_options() -> None:
         ({"min_bandwidth": -1}, "'min_bandwidth' must be > 0"),
         ({"random_fraction": 2}, "'random_fraction' must be in"),
         ({"multivariate": "no"}, "'multivariate' must be true or false"),
+        ({"model_min_results": -1}, "'model_min_results' must be an integer >= 0"),
+        ({"model_min_results": 2.5}, "'model_min_results' must be an integer >= 0"),
     ]:
         with pytest.raises(OptionValueError, match=message):
             bbopt.create_backend("bbopt.bohb", space, 0, options)
@@ -143,3 +145,26 @@ def test_bohb_learns_at_the_largest_budget_with_a_model() -> None:
             backend.tell(bbopt.backends.Observation(flat, loss, budget=budget))
     xs = [s.flat_params["x"] for s in backend.ask(20)]
     assert np.median(xs) > 0.7, xs
+
+
+def _told_two_budgets(options: dict[str, object]) -> list[float]:
+    """x of 20 model points from BOHB told 40 results at budget 1, good near x = 0.1,
+    and 12 at budget 9, good near x = 0.9 (enough there for a model of 2 parameters)."""
+    space = bbopt.Space({"x": hp.uniform("x", 0, 1), "y": hp.uniform("y", 0, 1)})
+    backend = bbopt.create_backend(
+        "bbopt.bohb", space, 0, {"min_budget": 1, "max_budget": 9, "random_fraction": 0, **options}
+    )
+    rng = np.random.default_rng(6)
+    for budget, centre, count in ((1.0, 0.1, 40), (9.0, 0.9, 12)):
+        for _ in range(count):
+            flat = {"x": float(rng.random()), "y": float(rng.random())}
+            backend.tell(bbopt.backends.Observation(flat, abs(flat["x"] - centre), budget=budget))
+    return [s.flat_params["x"] for s in backend.ask(20)]
+
+
+def test_bohb_models_the_largest_budget_with_model_min_results() -> None:
+    """By default (30 results for 2 parameters) budget 9's 12 results are too few and
+    budget 1's model decides; with model_min_results=0 (HpBandSter) budget 9's does."""
+    assert np.median(_told_two_budgets({})) < 0.3
+    assert np.median(_told_two_budgets({"model_min_results": 0})) > 0.7
+    assert np.median(_told_two_budgets({"model_min_results": 12})) > 0.7

@@ -13,13 +13,20 @@ bracket, so parallel workers are never idle.
 
 New points: with probability ``random_fraction`` from the space's own distributions,
 else from BOHB's model (:mod:`bbopt.backends.kde`): kernel densities of the best
-``top_n_percent`` and of the other results at the largest budget that has enough of
-them for both (each at least ``min_points_in_model``, default parameters + 1, and more
-than the number of parameters), the best of ``num_samples`` candidates drawn from the
-good density widened by ``bandwidth_factor``. ``multivariate=False`` makes each density
-a product of one 1-D density per parameter, as Optuna's default TPE has it: a candidate
-then mixes coordinates of different good points. Every result at a budget counts there,
-whichever bracket it came from; a pruned trial counts at the budget it reached, with
+``top_n_percent`` and of the other results at one budget, the best of ``num_samples``
+candidates drawn from the good density widened by ``bandwidth_factor``. The budget is
+the largest one with at least ``model_min_results`` results (default ten per
+parameter and ten more); while none has that many, the largest one with enough for
+both densities (each at least ``min_points_in_model``, default parameters + 1, and
+more than the number of parameters): HpBandSter's rule, which ``model_min_results=0``
+keeps throughout. HpBandSter moves to a larger budget as soon as its handful of
+results can be fitted, and drops the many results of the smaller ones. Each density
+is a product of one 1-D density per parameter, as in Optuna's default TPE
+(``multivariate=False``; a candidate mixes coordinates of different good points);
+``multivariate=True`` gives HpBandSter's product kernels. HpBandSter's configuration
+is ``random_fraction=1/3, multivariate=True, model_min_results=0`` (docs/pruning.md
+says why the defaults differ). Every result at a budget counts there, whichever
+bracket it came from; a pruned trial counts at the budget it reached, with
 the last value it reported; failed trials rank last in their rung and are bad points
 in the model (HpBandSter's choice).
 """
@@ -100,7 +107,7 @@ class BOHB(HyperbandBackend):
         "BOHB: Hyperband's brackets pick budgets on the objective's fidelity, kernel "
         "densities of good and bad results pick points (options: min_budget, max_budget, "
         "eta, random_fraction, min_points_in_model, top_n_percent, num_samples, "
-        "bandwidth_factor, min_bandwidth, multivariate)"
+        "bandwidth_factor, min_bandwidth, multivariate, model_min_results)"
     )
 
     def __init__(
@@ -108,13 +115,14 @@ class BOHB(HyperbandBackend):
         space: Space,
         seed: int | None = None,
         *,
-        random_fraction: float = 1 / 3,
+        random_fraction: float = 0.1,
         min_points_in_model: int | None = None,
         top_n_percent: float = 15,
         num_samples: int = 64,
         bandwidth_factor: float = 3,
         min_bandwidth: float = 1e-3,
-        multivariate: bool = True,
+        multivariate: bool = False,
+        model_min_results: int | None = None,
         **options: Any,
     ) -> None:
         super().__init__(space, seed, **options)
@@ -137,7 +145,18 @@ class BOHB(HyperbandBackend):
             raise OptionValueError(
                 f"option 'multivariate' must be true or false, got {multivariate!r}"
             )
+        if model_min_results is not None and (
+            isinstance(model_min_results, bool)
+            or not isinstance(model_min_results, int)
+            or model_min_results < 0
+        ):
+            raise OptionValueError(
+                f"option 'model_min_results' must be an integer >= 0, got {model_min_results!r}"
+            )
         self.min_points = max(min_points_in_model or 0, len(space.params) + 1)
+        self.model_min_results = (
+            10 * (len(space.params) + 1) if model_min_results is None else model_min_results
+        )
         self.top_n_percent = float(top_n_percent)
         self.num_samples = int(num_samples)
         self.bandwidth_factor = float(bandwidth_factor)
@@ -175,8 +194,11 @@ class BOHB(HyperbandBackend):
         return self._cube.decode(vector)
 
     def _model(self) -> GoodBadDensities | None:
-        """BOHB's densities fitted on the results at the largest budget that has enough."""
-        for budget in sorted(self._results, reverse=True):
+        """BOHB's densities at the largest budget with ``model_min_results`` results, else
+        at the largest budget that has enough for a model."""
+        budgets = sorted(self._results, reverse=True)
+        counted = [b for b in budgets if len(self._results[b][1]) >= self.model_min_results]
+        for budget in counted + [b for b in budgets if b not in counted]:
             vectors, losses = self._results[budget]
             model = GoodBadDensities.fit(
                 np.array(vectors),
