@@ -45,6 +45,7 @@ from bbopt.backends.base import Observation, Suggestion
 from bbopt.backends.budgets import HyperbandBackend
 from bbopt.backends.kde import GoodBadDensities, UnitCube
 from bbopt.errors import OptionValueError
+from bbopt.option_checks import check_integer
 from bbopt.space import Space
 from bbopt.trial import TrialState
 
@@ -145,17 +146,11 @@ class BOHB(HyperbandBackend):
             raise OptionValueError(
                 f"option 'multivariate' must be true or false, got {multivariate!r}"
             )
-        if model_min_results is not None and (
-            isinstance(model_min_results, bool)
-            or not isinstance(model_min_results, int)
-            or model_min_results < 0
-        ):
-            raise OptionValueError(
-                f"option 'model_min_results' must be an integer >= 0, got {model_min_results!r}"
-            )
         self.min_points = max(min_points_in_model or 0, len(space.params) + 1)
         self.model_min_results = (
-            10 * (len(space.params) + 1) if model_min_results is None else model_min_results
+            10 * (len(space.params) + 1)
+            if model_min_results is None
+            else check_integer("model_min_results", model_min_results, 0)
         )
         self.top_n_percent = float(top_n_percent)
         self.num_samples = int(num_samples)
@@ -196,9 +191,11 @@ class BOHB(HyperbandBackend):
     def _model(self) -> GoodBadDensities | None:
         """BOHB's densities at the largest budget with ``model_min_results`` results, else
         at the largest budget that has enough for a model."""
-        budgets = sorted(self._results, reverse=True)
-        counted = [b for b in budgets if len(self._results[b][1]) >= self.model_min_results]
-        for budget in counted + [b for b in budgets if b not in counted]:
+
+        def preference(budget: float) -> tuple[bool, float]:
+            return len(self._results[budget][1]) >= self.model_min_results, budget
+
+        for budget in sorted(self._results, key=preference, reverse=True):
             vectors, losses = self._results[budget]
             model = GoodBadDensities.fit(
                 np.array(vectors),

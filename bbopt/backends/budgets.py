@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from bbopt.backends.base import Backend
 from bbopt.errors import OptionValueError
+from bbopt.option_checks import check_integer
 from bbopt.space import Space
 
 
@@ -29,9 +30,8 @@ class HyperbandBackend(Backend):
         **options: Any,
     ) -> None:
         super().__init__(space, seed, **options)
-        if isinstance(eta, bool) or not isinstance(eta, int) or eta < 2:
-            raise OptionValueError(f"option 'eta' must be an integer >= 2, got {eta!r}")
-        self.min_budget, self.max_budget, self.eta = min_budget, max_budget, eta
+        self.min_budget, self.max_budget = min_budget, max_budget
+        self.eta = check_integer("eta", eta, 2)
 
     def check_fidelity(self) -> None:
         self.budgets()

@@ -27,9 +27,8 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from bbopt.errors import OptionValueError
 from bbopt.objective import Fidelity
 from bbopt.trial import Trial, TrialState
 
@@ -91,19 +90,3 @@ def in_schedule(step: int, warmup_steps: int, interval_steps: int) -> bool:
     """Whether a report at ``step`` is one a pruner decides on: past the warm-up, and every
     ``interval_steps`` steps from there."""
     return step >= warmup_steps and (step - warmup_steps) % interval_steps == 0
-
-
-def check_integer(name: str, value: Any, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``, or an OptionValueError naming the option."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise OptionValueError(f"option {name!r} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def check_number(name: str, value: Any, minimum: float | None = None) -> float:
-    """``value`` as a finite float (>= ``minimum`` when given), or an OptionValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise OptionValueError(f"option {name!r} must be a finite number, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise OptionValueError(f"option {name!r} must be >= {minimum:g}, got {value!r}")
-    return float(value)

@@ -23,8 +23,9 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
+from bbopt.option_checks import check_number
 from bbopt.pruners import register_pruner
-from bbopt.pruners.base import Pruner, check_number, done_trials, latest, previous_step
+from bbopt.pruners.base import Pruner, done_trials, latest, previous_step
 from bbopt.pruners.successive_halving import HalvingOptions, halving_prunes, rung_of
 from bbopt.trial import Trial
 

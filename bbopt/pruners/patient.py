@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bbopt.errors import OptionValueError
+from bbopt.option_checks import check_integer, check_number
 from bbopt.pruners import create_pruner, register_pruner
-from bbopt.pruners.base import Pruner, check_integer, check_number
+from bbopt.pruners.base import Pruner
 from bbopt.trial import Trial
 
 

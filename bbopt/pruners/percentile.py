@@ -15,12 +15,11 @@ import math
 from collections.abc import Sequence
 
 from bbopt.errors import OptionValueError
+from bbopt.option_checks import check_integer, check_number
 from bbopt.pruners import register_pruner
 from bbopt.pruners.base import (
     Pruner,
     best_value,
-    check_integer,
-    check_number,
     done_trials,
     in_schedule,
     latest,

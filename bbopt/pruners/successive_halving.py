@@ -19,11 +19,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from bbopt.errors import OptionValueError
+from bbopt.option_checks import check_integer, check_number
 from bbopt.pruners import register_pruner
 from bbopt.pruners.base import (
     Pruner,
-    check_integer,
-    check_number,
     first_at_or_after,
     latest,
     previous_step,

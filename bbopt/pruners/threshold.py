@@ -11,8 +11,9 @@ import math
 from collections.abc import Sequence
 
 from bbopt.errors import OptionValueError
+from bbopt.option_checks import check_integer, check_number
 from bbopt.pruners import register_pruner
-from bbopt.pruners.base import Pruner, check_integer, check_number, in_schedule, latest
+from bbopt.pruners.base import Pruner, in_schedule, latest
 from bbopt.trial import Trial
 
 
