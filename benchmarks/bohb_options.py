@@ -10,8 +10,10 @@ BOHB, about a minute for Optuna), so option changes can be told apart from seed 
 on seeds that the issue's figure does not use (``--first-seed``, default 1000).
 
 Printed per arm: the median and mean best full-fidelity regret, how many runs end
-below a regret threshold (``--below``), and the one-sided paired Wilcoxon p-value
-that the first arm's regret (the chosen options', else the defaults') is lower.
+below a regret threshold (``--below``), the one-sided paired Wilcoxon p-value that
+the first arm's regret (the chosen options', else the defaults') is lower, and that
+test's power at ``--power-seeds`` seeds (default 30, the issue's figure's count): the share of
+1000 random subsets of that many of the screen's seeds on which it gives p < 0.05.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from bbopt.reporting import Reporter
 from bbopt.space import as_space
 from bbopt.trial import TrialState
 from benchmarks.cost import CappedRegret
-from benchmarks.cost_report import paired_p_value
+from benchmarks.cost_report import paired_p_value, subset_power
 from benchmarks.mf_hartmann import OPTUNA_OWN, optuna_own
 from benchmarks.run import natural, positive_float
 
@@ -96,10 +98,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--below", type=positive_float, default=0.119, help="regret threshold counted"
     )
+    parser.add_argument(
+        "--power-seeds", type=natural, help="seeds per subset in the power column (default 30)"
+    )
     parser.add_argument("--jobs", type=natural, default=2)
     args = parser.parse_args(argv)
     if args.first_seed < 0:
         parser.error(f"argument --first-seed: must be >= 0, got {args.first_seed}")
+    if args.power_seeds is None:
+        args.power_seeds = min(30, args.seeds)
+    elif args.power_seeds > args.seeds:
+        parser.error(f"argument --power-seeds: at most --seeds ({args.seeds})")
     options = dict(args.option)
     objective = get_objective(args.objective)
     try:
@@ -119,13 +128,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         regret = {arm: list(pool.map(run, seeds, chunksize=8)) for arm, run in arms.items()}
     chosen = next(iter(regret.values()))
     print(f"\n{args.objective}, seeds {seeds.start}-{seeds.stop - 1}, {args.cost_budget:g} units")
-    print(f"{'arm':<40} {'median':>8} {'mean':>8} {'< ' + str(args.below):>8} {'p':>8}")
+    power_label = f"power@{args.power_seeds}"
+    print(
+        f"{'arm':<40} {'median':>8} {'mean':>8} {'< ' + str(args.below):>8} {'p':>8}"
+        f" {power_label:>9}"
+    )
     for arm, values in regret.items():
-        p = "" if values is chosen else f"{paired_p_value(chosen, values):.3g}"
+        p = power = ""
+        if values is not chosen:
+            p = f"{paired_p_value(chosen, values):.3g}"
+            power = f"{subset_power(chosen, values, args.power_seeds):.2f}"
         below = sum(v < args.below for v in values)
         print(
             f"{arm:<40} {statistics.median(values):>8.4f} {statistics.fmean(values):>8.4f}"
-            f" {below:>8} {p:>8}"
+            f" {below:>8} {p:>8} {power:>9}"
         )
 
 

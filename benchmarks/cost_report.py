@@ -98,6 +98,23 @@ def paired_p_value(better: Sequence[float], worse: Sequence[float]) -> float:
     return float(stats.wilcoxon(a, b, alternative="less", zero_method="zsplit").pvalue)
 
 
+def subset_power(
+    better: Sequence[float], worse: Sequence[float], size: int, draws: int = 1000, seed: int = 0
+) -> float:
+    """The share of ``draws`` random subsets of ``size`` pairs (drawn without replacement)
+    on which :func:`paired_p_value` is below 0.05: how often a figure on ``size`` seeds
+    would separate two arms that these paired runs separate, or not."""
+    a, b = np.asarray(better, float), np.asarray(worse, float)
+    if not 0 < size <= len(a):
+        raise ValueError(f"subset size must be in 1..{len(a)}, got {size}")
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(draws):
+        rows = rng.choice(len(a), size=size, replace=False)
+        hits += paired_p_value(a[rows], b[rows]) < 0.05
+    return hits / draws
+
+
 def compare(
     curves: Curves, objectives: Sequence[str], entries: Sequence[str], max_cost: float | None
 ) -> tuple[list[CostRow], list[Comparison]]:

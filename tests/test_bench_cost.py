@@ -146,6 +146,19 @@ def test_the_bohb_screen_compares_options_with_defaults_and_optuna(
     out = capsys.readouterr().out
     assert "bbopt.bohb eta=4" in out and "bbopt.bohb (defaults)" in out
     assert "optuna: TPESampler + HyperbandPruner" in out
+    assert "power@2" in out
+
+
+def test_subset_power_is_the_share_of_subsets_the_paired_test_separates() -> None:
+    from benchmarks.cost_report import subset_power
+
+    lower = [0.01 * k for k in range(40)]
+    assert subset_power(lower, [x + 1 for x in lower], 20, draws=50) == 1.0
+    assert subset_power(lower, lower, 20, draws=50) == 0.0
+    mixed = [x + (1 if k % 2 else -1) for k, x in enumerate(lower)]  # half better, half worse
+    assert subset_power(lower, mixed, 20, draws=200) < 0.2
+    with pytest.raises(ValueError, match="subset size"):
+        subset_power(lower, lower, 41)
 
 
 def test_the_bohb_screen_refuses_bad_options_and_objectives() -> None:
@@ -154,6 +167,9 @@ def test_the_bohb_screen_refuses_bad_options_and_objectives() -> None:
     with pytest.raises(SystemExit) as bad_option:
         main(["--option", "eta=1"])
     assert bad_option.value.code == 2
+    with pytest.raises(SystemExit) as too_many:
+        main(["--seeds", "5", "--power-seeds", "6"])
+    assert too_many.value.code == 2
     with pytest.raises(SystemExit) as no_fidelity:
         main(["--objective", "toy.sin"])
     assert no_fidelity.value.code == 2
