@@ -36,29 +36,31 @@ class Registry(Generic[T]):
         if not isinstance(name, str) or not name:
             raise ValueError(f"{self.kind} names must be non-empty strings, got {name!r}")
         if not replace:
-            self._load()  # built-in and plugin names are taken first
+            self.load()  # built-in and plugin names are taken first
         if not replace and name in self._items and self._items[name] is not item:
             raise ValueError(f"{self.kind} {name!r} is already registered (pass replace=True)")
         self._items[name] = item
         return item
 
     def get(self, name: str) -> T:
-        self._load()
+        self.load()
         try:
             return self._items[name]
         except KeyError:
             raise UnknownNameError(self.kind, name, self._items) from None
 
     def names(self) -> list[str]:
-        self._load()
+        self.load()
         return sorted(self._items)
 
-    def _load(self) -> None:
+    def load(self) -> None:
+        """Import the built-in modules, then the entry points (once; a failed built-in
+        import is raised again on the next call)."""
         if self._loaded or self._loading:  # built-in modules register while loading
             return
         self._loading = True
         try:
-            for module in self._builtin_modules:  # a failed import is raised again next time
+            for module in self._builtin_modules:
                 importlib.import_module(module)
         finally:
             self._loading = False

@@ -314,3 +314,24 @@ def test_plugin_entry_points_are_found(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert "demo.bowl" not in bare.stdout and "toy.sin" in bare.stdout
+
+
+def test_each_builtin_objective_module_imports_first_in_a_fresh_process() -> None:
+    # a worker process that unpickles an objective imports its module before any other
+    from bbopt.objective import registry
+
+    for module in registry._builtin_modules:
+        done = subprocess.run(
+            [sys.executable, "-c", f"import {module}"], capture_output=True, text=True
+        )
+        assert done.returncode == 0, (module, done.stderr[-500:])
+
+
+def test_a_synthetic_objective_runs_with_worker_processes() -> None:
+    from bbopt import minimize
+
+    study = minimize(
+        "synthetic.branin", backend="bbopt.random", max_evals=4, seed=5, workers=2, progress=False
+    )
+    serial = minimize("synthetic.branin", backend="bbopt.random", max_evals=4, seed=5)
+    assert study.losses == serial.losses
