@@ -111,7 +111,7 @@ def subset_power(
     hits = 0
     for _ in range(draws):
         rows = rng.choice(len(a), size=size, replace=False)
-        hits += paired_p_value(a[rows], b[rows]) < 0.05
+        hits += paired_p_value(list(a[rows]), list(b[rows])) < 0.05
     return hits / draws
 
 
