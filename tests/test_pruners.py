@@ -182,11 +182,13 @@ def test_hyperband_brackets_follow_the_trial_ids_with_hyperbands_weights() -> No
     pruner = create_pruner("hyperband", fidelity=Fidelity("epochs", 1, 27))
     assert pruner.fidelity is not None and pruner.fidelity.max == 27
     gentle = next(tid for tid in range(100) if bracket_of(tid, weights) == 3)
-    behind = _running(gentle, {9: 100.0})  # the last bracket's only rung is step 27
+    behind = _running(gentle, {9: 100.0})  # the last bracket's only rung is step 27, the end
     peers = [_done(t, {27: 0.1}) for t in range(100) if bracket_of(t, weights) == 3 and t != gentle]
-    assert not pruner.prune([*peers, behind], behind)
     behind.intermediate[27] = 100.0
-    assert pruner.prune([*peers, behind], behind)
+    assert not pruner.prune([*peers, behind], behind)  # as Hyperband: it runs its trials out
+    first, *others = [t for t in range(100) if bracket_of(t, weights) == 0]
+    eager = _running(first, {1: 100.0})  # the first bracket stops it at its first rung
+    assert pruner.prune([*(_done(t, {1: 0.1, 27: 0.1}) for t in others), eager], eager)
 
 
 # -- reports ---------------------------------------------------------------------------------
@@ -325,9 +327,24 @@ def test_the_pruner_gets_the_objectives_fidelity() -> None:
     fidelity = Fidelity("steps", 1, 9)
     objective = FunctionObjective(_curves, SPACE, fidelity=fidelity)
     bbopt.minimize(objective, max_evals=2, seed=0, pruner=FidelitySpy)
-    assert FidelitySpy.seen == [fidelity] * 18
+    assert FidelitySpy.seen == [fidelity] * 16  # 8 steps each: not asked at the last one
     with pytest.raises(ValueError, match="needs 0 < min < max"):
         Fidelity("epochs", 5, 1)
+
+
+def test_a_trial_that_reached_the_fidelitys_end_is_done_not_pruned() -> None:
+    settings: dict[str, Any] = {"backend": "bbopt.random", "max_evals": 30, "seed": 1}
+    unknown_end = bbopt.minimize(_curves, SPACE, pruner="successive_halving", **settings)
+    assert any(  # without a fidelity ASHA's step 9 is a rung like the others
+        t.state is TrialState.PRUNED and max(t.intermediate) == 9 for t in unknown_end.trials
+    )
+    for pruner in ("successive_halving", "hyperband"):
+        settings["pruner"] = pruner
+        objective = FunctionObjective(_curves, SPACE, fidelity=Fidelity("steps", 1, 9))
+        known_end = bbopt.minimize(objective, **settings)
+        at_end = [t for t in known_end.trials if max(t.intermediate) == 9]
+        assert at_end and all(t.state is TrialState.DONE for t in at_end), pruner
+        assert any(t.state is TrialState.PRUNED for t in known_end.trials), pruner
 
 
 # -- parallel ----------------------------------------------------------------------------------

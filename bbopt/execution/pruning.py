@@ -55,10 +55,17 @@ class Pruning:
         trial.intermediate[step] = value
         if not self._store(trial):
             return True
-        if self.pruner is None:
+        if self.pruner is None or self._at_end(trial, step):
             return False
         self._sync()
         return self.pruner.prune(self.study.trials, trial)
+
+    def _at_end(self, trial: Trial, step: int) -> bool:
+        """Whether ``step`` is as far as the trial goes (its budget, else the objective's
+        fidelity maximum): stopping it there saves nothing and loses a finished result."""
+        fidelity = self.pruner.fidelity if self.pruner is not None else None
+        end = trial.budget if trial.budget is not None else getattr(fidelity, "max", None)
+        return end is not None and step >= end * (1 - 1e-9)
 
     def _store(self, trial: Trial) -> bool:
         """Store the trial's reports when due; False if it is not running any more."""

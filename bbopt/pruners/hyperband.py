@@ -86,8 +86,8 @@ class HyperbandPruner(Pruner):
     def prune(self, trials: Sequence[Trial], trial: Trial) -> bool:
         low = self.halving.resolved_min(self.fidelity)
         high = self.resolved_max(trials, trial)
-        if high is None:
-            return False
+        if high is None or latest(trial)[0] >= high:
+            return False  # the last step: the trial has trained all the way anyway
         eta = self.halving.reduction_factor
         weights = bracket_weights(self.n_brackets(low, high), eta)
         if weights != self._weights:
