@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import bbopt
+from bbopt.backends.base import MAX_SEED
 from bbopt.errors import BBoptError, OptionValueError, UnknownNameError, UnknownOptionError
 from bbopt.storage import StorageContentError
 from bbopt.study import Study
@@ -247,7 +248,7 @@ def _add_run(commands: Any) -> None:
     )
     command.add_argument(
         "--seed",
-        type=_count(0),
+        type=_count(0, MAX_SEED),
         default=None,
         metavar="S",
         help="default: a random seed, printed and stored so the run can be repeated",
@@ -341,8 +342,9 @@ def _run(args: argparse.Namespace) -> int:
     return INTERRUPTED if interrupted else 0
 
 
-def _count(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number >= ``minimum``, with a message saying so."""
+def _count(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``minimum`` (and <= ``maximum``), with a
+    message saying so."""
 
     def parse(text: str) -> int:
         try:
@@ -351,6 +353,8 @@ def _count(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum}, got {value}")
         return value
 
     return parse

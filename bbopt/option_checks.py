@@ -4,16 +4,20 @@ line's JSON), each failing with an OptionValueError that names the option."""
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from bbopt.errors import OptionValueError
+from bbopt.errors import BBoptError, OptionValueError
 
 
 def check_integer(name: str, value: Any, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``, or an OptionValueError naming the option."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    """``value`` as an int >= ``minimum`` (numpy's integers too), or an OptionValueError
+    naming the option."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise OptionValueError(f"option {name!r} must be an integer >= {minimum}, got {value!r}")
-    return value
+    return int(value)
 
 
 def check_number(name: str, value: Any, minimum: float | None = None) -> float:
@@ -23,3 +27,20 @@ def check_number(name: str, value: Any, minimum: float | None = None) -> float:
     if minimum is not None and value < minimum:
         raise OptionValueError(f"option {name!r} must be >= {minimum:g}, got {value!r}")
     return float(value)
+
+
+@contextmanager
+def options_refused(name: str, options: Mapping[str, Any] | None) -> Iterator[None]:
+    """Around building backend or pruner ``name`` with the user's ``options``: a
+    ValueError or TypeError it raises (its own check or its library's) becomes an
+    OptionValueError, so that the command line reports it in one line as a bad option.
+    Without options the error is not about them and passes unchanged."""
+    try:
+        yield
+    except BBoptError:
+        raise
+    except (ValueError, TypeError) as exc:
+        if not options:
+            raise
+        given = ", ".join(f"{key}={value!r}" for key, value in options.items())
+        raise OptionValueError(f"{name} refused its options ({given}): {exc}") from exc

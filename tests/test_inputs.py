@@ -206,3 +206,23 @@ def test_a_run_without_a_seed_draws_one_and_records_it() -> None:
     assert [t.flat_params for t in again.trials] == [t.flat_params for t in first.trials]
     other = bbopt.minimize(lambda x: x * x, space, backend="optuna.tpe", max_evals=12)
     assert other.seed != first.seed
+
+
+def test_a_library_refusing_an_option_value_is_an_option_error_naming_the_backend() -> None:
+    from bbopt.backends import create_backend
+    from bbopt.errors import OptionValueError
+
+    space = {"x": hp.uniform("x", 0, 1)}
+    with pytest.raises(
+        OptionValueError, match=r"optuna.qmc refused its options \(qmc_type='foo'\)"
+    ):
+        create_backend("optuna.qmc", space, 0, {"qmc_type": "foo"})
+    with pytest.raises(ValueError, match="needs a space"):  # no options: not about them
+        create_backend("nevergrad.cma", {}, 0)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True])
+def test_a_seed_outside_what_every_backend_takes_is_refused_before_the_run(seed: Any) -> None:
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32 - 1\]"):
+        bbopt.minimize("toy.sin", backend="optuna.tpe", max_evals=2, seed=seed)
+    assert bbopt.minimize("toy.sin", backend="optuna.tpe", max_evals=2, seed=2**32 - 1).trials

@@ -17,7 +17,7 @@ import bbopt
 from bbopt import hp
 from bbopt.backends import Observation, create_backend
 from bbopt.backends.nevergrad import NO_LOSS_YET, NevergradSpace, _failed_surrogates_fall_back
-from bbopt.errors import MissingDependencyError, UnknownOptionError
+from bbopt.errors import MissingDependencyError, OptionValueError, UnknownOptionError
 from bbopt.space import Space
 from bbopt.testing import conditional_space, every_node_space
 from bbopt.trial import TrialState
@@ -165,7 +165,7 @@ def test_budget_and_num_workers_reach_the_optimizer() -> None:
     backend = create_backend("nevergrad.portfolio", BOWL, 0, {"budget": 37, "num_workers": 2})
     assert (backend.optimizer.budget, backend.optimizer.num_workers) == (37, 2)
     assert create_backend("nevergrad.cma", BOWL, 0).optimizer.budget == 100
-    with pytest.raises(ValueError, match="budget must be a positive integer, got 0"):
+    with pytest.raises(OptionValueError, match="'budget' must be an integer >= 1, got 0"):
         create_backend("nevergrad.cma", BOWL, 0, {"budget": 0})
     with pytest.raises(UnknownOptionError, match=r"'budgets' .*did you mean budget"):
         create_backend("nevergrad.cma", BOWL, 0, {"budgets": 10})

@@ -123,6 +123,15 @@ def test_names_and_options_are_checked() -> None:
         create_pruner("successive_halving", {"reduction_factor": 1})
     with pytest.raises(OptionValueError, match="needs option 'lower', 'upper'"):
         create_pruner("threshold")
+    for bad in ({"max_resource": -5}, {"max_resource": 1, "min_resource": 5}):
+        with pytest.raises(OptionValueError, match="'max_resource' must be > min_resource"):
+            create_pruner("hyperband", bad)
+    with pytest.raises(OptionValueError, match="'wrapped' must be a pruner name, got 5"):
+        create_pruner("patient", {"wrapped": 5})
+    with pytest.raises(OptionValueError, match="'wrapped_options' must be a mapping"):
+        create_pruner("patient", {"wrapped": "median", "wrapped_options": [1]})
+    with pytest.raises(OptionValueError, match="'n_startup_trials' must be an integer >= 0"):
+        create_pruner("patient", {"wrapped": "median", "wrapped_options": {"n_startup_trials": -1}})
     with pytest.raises(ValueError, match="pruner_options need a pruner"):
         bbopt.minimize(lambda p: p, hp.uniform("x", 0, 1), pruner_options={"a": 1})
 

@@ -19,7 +19,7 @@ import bbopt
 from bbopt import hp
 from bbopt.backends import Observation, create_backend
 from bbopt.backends.smac import config_space
-from bbopt.errors import MissingDependencyError, UnknownOptionError
+from bbopt.errors import MissingDependencyError, OptionValueError, UnknownOptionError
 from bbopt.space import Space
 from bbopt.testing import conditional_space, every_node_space
 from bbopt.trial import TrialState
@@ -153,7 +153,7 @@ def test_smac_leaves_logging_alone(capfd: pytest.CaptureFixture[str]) -> None:
 def test_options_are_checked() -> None:
     backend = create_backend("smac.rf", BOWL, 0, {"n_trials": 40})
     assert backend.facade_object.scenario.n_trials == 40
-    with pytest.raises(ValueError, match=r"n_trials must be a positive integer, got 2\.5"):
+    with pytest.raises(OptionValueError, match=r"'n_trials' must be an integer >= 1, got 2\.5"):
         create_backend("smac.gp", BOWL, 0, {"n_trials": 2.5})
     with pytest.raises(UnknownOptionError, match="did you mean n_trials"):
         create_backend("smac.gp", BOWL, 0, {"n_trial": 10})

@@ -27,6 +27,7 @@ entry-point group, and check it with ``bbopt.testing.check_backend(MyRandomSearc
 
 from __future__ import annotations
 
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -119,6 +120,7 @@ class Backend(ABC):
     budget_option: ClassVar[str | None] = None
 
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
+        check_seed(seed)
         self.space = space
         self.seed = seed
         self.options = options
@@ -155,3 +157,17 @@ class Backend(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} seed={self.seed}>"
+
+
+#: Seeds are at most this (numpy's legacy seeding, which Optuna and scikit-optimize use).
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: Any) -> None:
+    """A ValueError unless ``seed`` is None or an integer in [0, MAX_SEED]: every backend
+    takes those, and a larger one would fail only in some libraries, at the first ask."""
+    if seed is None:
+        return
+    whole = isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+    if not whole or not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"a seed must be an integer in [0, 2**32 - 1], got {seed!r}")

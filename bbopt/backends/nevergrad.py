@@ -43,6 +43,7 @@ from bbopt.backends import register_backend
 from bbopt.backends.base import Backend, Observation, Suggestion
 from bbopt.backends.coordinates import Coordinate, coordinates
 from bbopt.backends.dependencies import require
+from bbopt.option_checks import check_integer
 from bbopt.space import Space
 from bbopt.trial import to_builtin
 
@@ -163,12 +164,6 @@ def _quiet_cobyla() -> None:
     )
 
 
-def _positive_int(backend: str, name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{backend}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 class NevergradBackend(Backend):
     """Base of the Nevergrad backends; subclasses name the optimizer."""
 
@@ -180,8 +175,8 @@ class NevergradBackend(Backend):
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         super().__init__(space, seed, **options)
         self.check_options(("budget", "num_workers"))
-        budget = _positive_int(self.name, "budget", options.get("budget", DEFAULT_BUDGET))
-        workers = _positive_int(self.name, "num_workers", options.get("num_workers", 1))
+        budget = check_integer("budget", options.get("budget", DEFAULT_BUDGET), 1)
+        workers = check_integer("num_workers", options.get("num_workers", 1), 1)
         ng = require("nevergrad", "nevergrad", self.name)
         _quiet_cobyla()
         if not space.params:

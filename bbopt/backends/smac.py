@@ -42,6 +42,7 @@ from bbopt.backends.coordinates import Coordinate, coordinates
 from bbopt.backends.dependencies import require
 from bbopt.backends.penalty import FailurePenalty
 from bbopt.backends.threads import single_threaded
+from bbopt.option_checks import check_integer
 from bbopt.space import PChoice, Space
 from bbopt.trial import to_builtin
 
@@ -92,9 +93,7 @@ class SmacBackend(Backend):
     def __init__(self, space: Space, seed: int | None = None, **options: Any) -> None:
         super().__init__(space, seed, **options)
         self.check_options(("n_trials",))
-        n_trials = options.get("n_trials", DEFAULT_N_TRIALS)
-        if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-            raise ValueError(f"{self.name}: n_trials must be a positive integer, got {n_trials!r}")
+        n_trials = check_integer("n_trials", options.get("n_trials", DEFAULT_N_TRIALS), 1)
         smac = require("smac", "smac", self.name)
         for module, extra in self.requires:
             require(module, extra, self.name)

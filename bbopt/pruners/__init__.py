@@ -14,6 +14,7 @@ from typing import Any
 
 from bbopt.errors import UnknownOptionError
 from bbopt.objective import Fidelity
+from bbopt.option_checks import options_refused
 from bbopt.pruners.base import Pruner, latest
 from bbopt.registry import ClassRegistry
 
@@ -88,7 +89,8 @@ def create_pruner(
         unknown = set(options) - set(accepted)
         if unknown:
             raise UnknownOptionError(cls.name or cls.__name__, unknown, accepted, kind="pruner")
-        made = cls(**options)
+        with options_refused(f"pruner {cls.name or cls.__name__!r}", options):
+            made = cls(**options)
     if made.fidelity is None:
         made.fidelity = fidelity
     return made

@@ -23,6 +23,7 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
+from bbopt.errors import OptionValueError
 from bbopt.option_checks import check_number
 from bbopt.pruners import register_pruner
 from bbopt.pruners.base import Pruner, done_trials, latest, previous_step
@@ -64,6 +65,12 @@ class HyperbandPruner(Pruner):
         self.halving = HalvingOptions(min_resource, reduction_factor, bootstrap_count)
         if max_resource != "auto":
             check_number("max_resource", max_resource)
+            least = min_resource if min_resource != "auto" else 0
+            if not max_resource > least:
+                raise OptionValueError(
+                    f"option 'max_resource' must be > min_resource ({least}) or 'auto', "
+                    f"got {max_resource!r}"
+                )
         self.max_resource = max_resource
         self._brackets: dict[int, int] = {}  # trial id -> bracket (a cache of bracket_of)
         self._weights: list[int] = []

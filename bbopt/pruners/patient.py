@@ -48,6 +48,12 @@ class PatientPruner(Pruner):
             raise OptionValueError(
                 "option 'wrapped_options' needs option 'wrapped' (a pruner name)"
             )
+        if wrapped is not None and not isinstance(wrapped, str):
+            raise OptionValueError(f"option 'wrapped' must be a pruner name, got {wrapped!r}")
+        if wrapped_options is not None and not isinstance(wrapped_options, Mapping):
+            raise OptionValueError(
+                f"option 'wrapped_options' must be a mapping of options, got {wrapped_options!r}"
+            )
         self.wrapped = None if wrapped is None else create_pruner(wrapped, wrapped_options)
 
     def prune(self, trials: Sequence[Trial], trial: Trial) -> bool:
