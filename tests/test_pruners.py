@@ -163,6 +163,16 @@ def test_median_compares_the_best_so_far_with_finished_trials_at_the_same_step()
     assert late.prune([*history, trial], trial) is False
 
 
+def test_one_median_pruner_decides_in_a_second_study_as_a_fresh_one() -> None:
+    pruner = create_pruner("median", {"n_startup_trials": 1})
+    done = _done(0, {1: 1.0, 2: 1.0, 3: 1.0})
+    first = _running(1, {1: 0.5, 2: 0.5})
+    assert not pruner.prune([done, first], first)
+    # another study's trial 1, far behind, reports step 3 right after its step 2
+    other = _running(1, {1: 100.0, 2: 100.0, 3: 100.0})
+    assert pruner.prune([done, other], other)
+
+
 def test_successive_halving_decides_at_once_with_the_trials_at_the_rung() -> None:
     pruner = create_pruner("successive_halving", {"min_resource": 1, "reduction_factor": 3})
     leader = _running(0, {1: 0.5})

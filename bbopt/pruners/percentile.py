@@ -52,7 +52,9 @@ class PercentilePruner(Pruner):
         self.n_warmup_steps = check_integer("n_warmup_steps", n_warmup_steps, 0)
         self.interval_steps = check_integer("interval_steps", interval_steps, 1)
         self.n_min_trials = check_integer("n_min_trials", n_min_trials, 1)
-        self._best: dict[int, tuple[int, float]] = {}  # tid -> (its last step, best value)
+        # tid -> (the trial, its last step, best value); the trial itself, so that a
+        # trial of another study with the same id does not read this one's memo
+        self._best: dict[int, tuple[Trial, int, float]] = {}
 
     def prune(self, trials: Sequence[Trial], trial: Trial) -> bool:
         step, value = latest(trial)
@@ -75,13 +77,13 @@ class PercentilePruner(Pruner):
         in time proportional to the trial's reports)."""
         step, value = latest(trial)
         memo = self._best.get(trial.tid)
-        if memo is not None and memo[0] == previous_step(trial):
-            best = memo[1]
+        if memo is not None and memo[0] is trial and memo[1] == previous_step(trial):
+            best = memo[2]
             if math.isnan(best) or value < best:
                 best = value
         else:
             best = best_value(trial)
-        self._best[trial.tid] = (step, best)
+        self._best[trial.tid] = (trial, step, best)
         return best
 
 
