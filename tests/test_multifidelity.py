@@ -76,6 +76,13 @@ def test_bohb_without_budgets_says_what_it_needs() -> None:
         bbopt.minimize("toy.sin", backend="bbopt.bohb", max_evals=2, seed=0)
     with pytest.raises(OptionValueError, match="'eta' must be an integer >= 2"):
         bbopt.create_backend("bbopt.bohb", bbopt.Space(mf.MF_BRANIN.space), 0, {"eta": 1})
+    for backend in ("bbopt.bohb", "dehb.dehb"):  # budgets the objective would not run
+        for budgets in ({"min_budget": 9, "max_budget": 81}, {"min_budget": 0.1, "max_budget": 1}):
+            with pytest.raises(OptionValueError, match="must lie in the objective's fidelity"):
+                bbopt.minimize("mf.branin", backend=backend, backend_options=budgets, max_evals=2)
+    inside = {"min_budget": 3, "max_budget": 27}
+    study = bbopt.minimize("mf.branin", backend="bbopt.bohb", backend_options=inside, max_evals=3)
+    assert [t.budget for t in study.trials] == [3.0] * 3
 
 
 @pytest.mark.slow

@@ -50,4 +50,9 @@ class HyperbandBackend(Backend):
             raise OptionValueError(
                 f"{self.name} needs 0 < min_budget < max_budget, got {low}, {high}"
             )
+        if fidelity is not None and not fidelity.min <= low < high <= fidelity.max:
+            raise OptionValueError(  # the objective would run other budgets than recorded
+                f"{self.name}: min_budget and max_budget ({low:g}, {high:g}) must lie in the "
+                f"objective's fidelity, {fidelity.name} {fidelity.min:g} to {fidelity.max:g}"
+            )
         return float(low), float(high)
