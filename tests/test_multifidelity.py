@@ -130,3 +130,22 @@ def test_dehb_checks_its_options() -> None:
         bbopt.create_backend("dehb.dehb", space, 0, {"mutation": 0.3})
     with pytest.raises(OptionValueError, match=r"dehb\.dehb needs budgets"):
         bbopt.create_backend("dehb.dehb", space, 0).ask(1)
+
+
+def test_bohb_resumed_in_chunks_runs_the_trials_of_one_uninterrupted_run(tmp_path: Path) -> None:
+    storage = tmp_path / "chunks.db"
+    for max_evals in (15, 30, 45, 60):  # each chunk shorter than the first bracket's 27 points
+        bbopt.minimize(
+            "mf.branin",
+            backend="bbopt.bohb",
+            seed=0,
+            max_evals=max_evals,
+            storage=storage,
+            study="r",
+        )
+    chunks = bbopt.load_study("r", storage).trials
+    at_once = bbopt.minimize("mf.branin", backend="bbopt.bohb", seed=0, max_evals=60).trials
+    assert [(t.flat_params, t.budget, t.loss) for t in chunks] == [
+        (t.flat_params, t.budget, t.loss) for t in at_once
+    ]
+    assert max(t.budget or 0 for t in chunks) == mf.STEPS  # promoted all the way

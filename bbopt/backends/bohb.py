@@ -104,6 +104,7 @@ def hyperband_brackets(min_budget: float, max_budget: float, eta: int) -> list[B
 @register_backend
 class BOHB(HyperbandBackend):
     name = "bbopt.bohb"
+    exact_resume = True  # a replayed history rebuilds the brackets (``_replayed_job``)
     description = (
         "BOHB: Hyperband's brackets pick budgets on the objective's fidelity, kernel "
         "densities of good and bad results pick points (options: min_budget, max_budget, "
@@ -172,13 +173,43 @@ class BOHB(HyperbandBackend):
     def _next_job(self) -> Job:
         if self._ready:
             return self._ready.popleft()
+        bracket = self._open_bracket()
+        bracket.started += 1
+        return Job(self._new_point(), bracket.budgets[0], bracket, 0)
+
+    def _open_bracket(self) -> Bracket:
+        """The bracket that hands out the next new point (the oldest one still open)."""
         while not self._brackets or not self._brackets[-1].open:
             self._brackets.extend(hyperband_brackets(*self.budgets(), self.eta))
             while not self._brackets[0].open and len(self._brackets) > 1:
                 self._brackets.popleft()  # fully started: its promotions live in its jobs
-        bracket = next(b for b in self._brackets if b.open)
+        return next(b for b in self._brackets if b.open)
+
+    def _replayed_job(self, observation: Observation) -> Job | None:
+        """The job of a point an identically seeded BOHB asked for before (a resumed
+        study's history, told in the order it was asked): the waiting promotion of that
+        point, else a new point of the bracket whose turn it is, drawn again so that the
+        random state goes on as in that run. None if the point fits neither (it then
+        counts as a point from outside, at its budget)."""
+        flat, reached = observation.flat_params, observation.budget
+        if reached is None:
+            return None
+
+        def fits(budget: float) -> bool:  # a pruned trial stopped at or below its budget
+            if observation.state is TrialState.PRUNED:
+                return reached <= budget * (1 + 1e-9)
+            return math.isclose(reached, budget)
+
+        for job in self._ready:
+            if job.flat == flat and fits(job.budget):
+                self._ready.remove(job)
+                return job
+        bracket = self._open_bracket()
+        if not fits(bracket.budgets[0]):
+            return None
         bracket.started += 1
-        return Job(self._new_point(), bracket.budgets[0], bracket, 0)
+        self._new_point()
+        return Job(dict(flat), bracket.budgets[0], bracket, 0)
 
     def _new_point(self) -> dict[str, Any]:
         """A random point, or the model's pick from the largest budget that has a model."""
@@ -218,6 +249,8 @@ class BOHB(HyperbandBackend):
             math.inf if observation.loss is None or not observation.has_loss else observation.loss
         )
         job = observation.suggestion.handle if observation.suggestion is not None else None
+        if job is None and observation.replayed:
+            job = self._replayed_job(observation)
         if isinstance(job, Job):
             budget = job.budget
             if observation.state is TrialState.PRUNED and observation.budget is not None:

@@ -340,7 +340,11 @@ def check_exact_resume(target: BackendUnderTest) -> None:
         failed = index % 4 == 3
         loss = None if failed else _flat_loss(suggestion.flat_params)
         state = TrialState.FAILED if failed else TrialState.DONE
-        resumed.tell(Observation(suggestion.flat_params, loss, state=state, replayed=True))
+        resumed.tell(  # as a resumed study tells it: with the budget it was given
+            Observation(
+                suggestion.flat_params, loss, state, replayed=True, budget=suggestion.budget
+            )
+        )
     expected = [s.flat_params for s in _run(original, space, 3)]
     got = [s.flat_params for s in _run(resumed, space, 3)]
     assert got == expected, f"resumed run differs: {got} != {expected}"
