@@ -199,6 +199,9 @@ def analyze_runs(
         if baseline not in by_backend:
             notes.append(f"{objective}: no complete {baseline} runs, left out")
             continue
+        if all(np.isnan(c.losses).all() for c in by_backend.values()):
+            notes.append(f"{objective}: no successful trial in any run, left out")
+            continue
         results.append(
             analyze_objective(objective, by_backend, optima[objective], baseline, target_level)
         )

@@ -168,13 +168,14 @@ def objective_caption(result: ObjectiveResult, info: RunInfo) -> str:
 def comparison_text(comparison: Comparison) -> list[str]:
     """The across-objectives verdict: the diagram's caption and the separated pairs."""
     lines = [f"Critical difference diagram `cd.png`: {caption(comparison)}."]
+    compared = comparison.backends if comparison.objectives else []  # none with every result
     separated = [
         f"{first} < {second} (p = {_p(comparison.pairwise_p[i, j])})"
-        for i, first in enumerate(comparison.backends)
-        for j, second in enumerate(comparison.backends)
+        for i, first in enumerate(compared)
+        for j, second in enumerate(compared)
         if i < j and comparison.pairwise_p[i, j] < ALPHA
     ]
-    if comparison.reachable:
+    if comparison.reachable and compared:
         shown = "; ".join(separated) if separated else "none"
         lines.append(f"Pairs a Wilcoxon-Holm test separates (better < worse): {shown}.")
     return lines

@@ -355,3 +355,29 @@ def test_a_plugin_objective_is_benchmarked_without_changing_bbopt(tmp_path: Path
     storage = tmp_path / "results" / "p" / "studies.db"
     run = bbopt.load_study("theirs.bowl/hyperopt.rand/run-001", storage)
     assert len(run.trials) == 6 and run.f_star == 0.0
+
+
+ALWAYS_FAILS = """
+import bbopt
+from bbopt import hp
+
+
+@bbopt.register_objective("report-test.always-fails", space={"x": hp.uniform("x", 0, 1)})
+def always_fails(params):
+    raise RuntimeError("this objective never returns")
+"""
+
+
+def test_the_report_is_written_when_a_backend_or_an_objective_has_no_result(
+    tmp_path: Path,
+) -> None:
+    module = tmp_path / "always_fails.py"
+    module.write_text(ALWAYS_FAILS)
+    args = ["--import", str(module), "--objectives", "report-test.always-fails,toy.sin"]
+    args += ["--backends", "bbopt.bohb,bbopt.random", "--seeds", "2", "--budget", "4"]
+    run_command(tmp_path, *args, "--jobs", "1")  # bbopt.bohb cannot run here: no fidelity
+    out = tmp_path / "t"
+    summary = (out / "summary.md").read_text()
+    assert "report-test.always-fails: no successful trial in any run, left out" in summary
+    assert "toy.sin,bbopt.random,2," in (out / "summary.csv").read_text()
+    assert (out / "index.html").exists() and (out / "cd.png").exists()
