@@ -103,10 +103,15 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self._line: list[str] = []
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._line = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> Any:
         if message.startswith("unrecognized arguments:"):
-            known = sorted(set(_option_strings(self)))
+            known = sorted(set(_option_strings(self, self._line)))
             for token in message.split(":", 1)[1].split():
                 close = difflib.get_close_matches(token.split("=")[0], known, n=2, cutoff=0.6)
                 if token.startswith("-") and close:
@@ -116,13 +121,14 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _option_strings(parser: argparse.ArgumentParser) -> Iterator[str]:
-    """Every option string of ``parser`` and of its subcommands."""
+def _option_strings(parser: argparse.ArgumentParser, line: Sequence[str]) -> Iterator[str]:
+    """Every option string of ``parser`` and of the subcommand that ``line`` names."""
     for action in parser._actions:
         yield from action.option_strings
         if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                yield from _option_strings(sub)
+            chosen = next((token for token in line if token in action.choices), None)
+            if chosen is not None:
+                yield from _option_strings(action.choices[chosen], line)
 
 
 def build_parser() -> argparse.ArgumentParser:

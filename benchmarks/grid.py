@@ -123,7 +123,7 @@ def select_objectives(spec: str) -> list[str]:
             raise _no_match(token, names)
         chosen.extend(n for n in found if n not in chosen)
     if not chosen:
-        raise ValueError("no objective selected")
+        raise SelectionError(f"--objectives {spec!r} names no objective")
     return chosen
 
 

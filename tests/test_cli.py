@@ -146,6 +146,15 @@ def test_run_stores_the_study_prints_the_best_trial_and_resumes(
         (["run", "toy.sin", "--workers", "0"], ["--workers", "must be >= 1"]),
         (["run", "toy.sin", "--trial-timeout", "soon"], ["expected a number of seconds"]),
         (["run", "toy.sin", "--seed", "-3"], ["--seed", "must be >= 0"]),
+        (["run", "toy.sin", "--seed", str(2**32)], ["--seed", "must be <= 4294967295"]),
+        (
+            ["run", "toy.sin", "--backend", "optuna.qmc", "--option", "qmc_type=foo"],
+            ["optuna.qmc refused its options (qmc_type='foo')"],
+        ),
+        (
+            ["run", "mf.branin", "--pruner", "hyperband", "--pruner-option", "max_resource=-5"],
+            ["'max_resource' must be > min_resource"],
+        ),
         (["run", "toy.sin", "--trial-timeout", "5"], ["needs trials in worker processes"]),
         # checked before the run starts: no progress bar before the message
         (["run", "toy.sin", "--backend", "bbopt.bohb"], ["bbopt.bohb needs budgets"]),
@@ -157,6 +166,12 @@ def test_usage_errors_exit_2_with_a_message(
     done = bbopt_cli(*args)
     assert_user_error(done, 2, *texts)
     assert len(done.stderr.splitlines()) == 1, done.stderr  # one line, no usage block
+
+
+def test_a_mistyped_flag_is_matched_against_its_own_commands_flags(bbopt_cli: Run) -> None:
+    done = bbopt_cli("objectives", "--quiet")  # a flag of `run`, not of `objectives`
+    assert_user_error(done, 2, "unrecognized arguments: --quiet")
+    assert "did you mean" not in done.stderr
 
 
 def test_every_command_has_a_description_in_its_help(bbopt_cli: Run) -> None:
