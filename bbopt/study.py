@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -438,7 +439,7 @@ class Study:
 
     def to_json(self, path: str | Path) -> Path:
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1, default=repr))
+        path.write_text(export_json(self.to_dict(), indent=1))
         return path
 
     # -- plots (matplotlib is imported only here) ---------------------------------
@@ -490,11 +491,28 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
+def export_json(value: Any, indent: int | None = None) -> str:
+    """``value`` as strict JSON, every NaN or infinite float written as null: exports are
+    read by other tools, and ``NaN``/``Infinity`` are not JSON (JavaScript's
+    ``JSON.parse`` refuses them). Values JSON has no type for are written as their repr."""
+    return json.dumps(_finite_or_none(value), indent=indent, default=repr, allow_nan=False)
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_none(item) for item in value]
+    return value
+
+
 def _row(trial: Trial, params: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"tid": trial.tid, "state": trial.state.value, "loss": trial.loss}
     _flatten("params", params, row)
     for key, value in trial.extras.items():
-        row[f"extras.{key}"] = value if not isinstance(value, (dict, list)) else json.dumps(value)
+        row[f"extras.{key}"] = value if not isinstance(value, (dict, list)) else export_json(value)
     row.update(
         {
             "error": (trial.error or "").strip().splitlines()[-1] if trial.error else None,
@@ -507,7 +525,7 @@ def _row(trial: Trial, params: Any) -> dict[str, Any]:
             "origin": trial.origin.value,
             "budget": trial.budget,
             "last_step": next(reversed(trial.intermediate)) if trial.intermediate else None,
-            "intermediate": json.dumps(trial.intermediate) if trial.intermediate else None,
+            "intermediate": export_json(trial.intermediate) if trial.intermediate else None,
         }
     )
     return row

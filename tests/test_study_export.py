@@ -141,3 +141,23 @@ def test_best_params_use_choice_values(study: bbopt.Study) -> None:
     assert best["activation"] in ("relu", "tanh") and best["units"] in (16, 32, 64)
     assert best["optimizer"]["name"] in ("adam", "sgd")
     assert math.isclose(study.best_loss, best["optimizer"]["lr"] + best["units"] / 100)
+
+
+def test_exports_are_strict_json_with_non_finite_values_as_null(tmp_path: Path) -> None:
+    def curve(params: dict[str, float]) -> dict[str, Any]:
+        bbopt.report(1, math.nan)
+        bbopt.report(2, math.inf)
+        return {"loss": math.nan, "status": "ok", "spread": [1.0, -math.inf]}
+
+    study = bbopt.minimize(curve, {"x": hp.uniform("x", 0, 1)}, max_evals=1, seed=0)
+
+    def refuse(token: str) -> None:
+        raise ValueError(f"not JSON: {token}")
+
+    record = json.loads(study.to_json(tmp_path / "s.json").read_text(), parse_constant=refuse)
+    (trial,) = record["trials"]
+    assert trial["intermediate"] == {"1": None, "2": None}
+    with study.to_csv(tmp_path / "s.csv").open() as f:
+        (row,) = csv.DictReader(f)
+    assert json.loads(row["intermediate"], parse_constant=refuse) == {"1": None, "2": None}
+    assert json.loads(row["extras.spread"], parse_constant=refuse) == [1.0, None]
