@@ -73,6 +73,8 @@ EXACT = sorted(
 def test_interrupted_runs_resume_to_the_uninterrupted_trials(tmp_path: Path, backend: str) -> None:
     assert get_backend(backend).exact_resume
     kwargs: dict[str, Any] = {"backend": backend, "max_evals": 30, "seed": 5, "progress": False}
+    if get_backend(backend).multi_fidelity:  # budgets of its own: SPACE's objective has none
+        kwargs["backend_options"] = {"min_budget": 1, "max_budget": 9}
     reference = bbopt.minimize(interrupting_objective(set()), SPACE, **kwargs)
     stored: dict[str, Any] = {"storage": tmp_path / "s.db", "study": "resumed", **kwargs}
     # Ctrl-C at call 8; then at the first call of the next run (the re-run itself); then done.
