@@ -186,3 +186,13 @@ def test_missing_package_names_the_extra(
     monkeypatch.setitem(sys.modules, missing, None)
     with pytest.raises(MissingDependencyError, match=rf"pip install 'bbopt\[{extra}\]'"):
         create_backend(backend, BOWL, 0)
+
+
+@pytest.mark.parametrize("backend", ["smac.gp", "smac.rf"])
+def test_a_finite_space_smac_has_exhausted_goes_on_with_random_repeats(backend: str) -> None:
+    space = {"p": hp.choice("p", ["a", "b", "c"])}  # 3 configurations, 12 evaluations
+    study = bbopt.minimize(lambda p: ord(p["p"]), space, backend=backend, max_evals=12, seed=0)
+    assert len(study.finished_trials) == 12
+    assert {t.flat_params["p"] for t in study.trials} == {0, 1, 2}
+    again = bbopt.minimize(lambda p: ord(p["p"]), space, backend=backend, max_evals=12, seed=0)
+    assert [t.flat_params for t in again.trials] == [t.flat_params for t in study.trials]

@@ -81,6 +81,11 @@ def config_space(space: Space, seed: int) -> Any:
     return configuration_space
 
 
+#: The handle of a point drawn at random once SMAC has asked for every configuration of a
+#: finite space (it raises ConfigurationSpaceExhaustedException then): not told to SMAC.
+EXHAUSTED = object()
+
+
 class SmacBackend(Backend):
     """Base of the SMAC backends; subclasses name the facade."""
 
@@ -147,9 +152,21 @@ class SmacBackend(Backend):
             logger.setLevel(level)
 
     def ask(self, n: int = 1) -> list[Suggestion]:
+        from smac.main.exceptions import ConfigurationSpaceExhaustedException
+
+        suggestions = []
         with self._quiet():
-            infos = [self._facade.ask() for _ in range(n)]
-        return [Suggestion(self._decode(info.config), handle=info) for info in infos]
+            for _ in range(n):
+                try:
+                    info = self._facade.ask()
+                # a small finite space, every configuration asked for: SMAC raises once,
+                # then its generator is spent
+                except (ConfigurationSpaceExhaustedException, StopIteration):
+                    point = self.space.sample_flat(self.rng)
+                    suggestions.append(Suggestion(point, handle=EXHAUSTED))
+                    continue
+                suggestions.append(Suggestion(self._decode(info.config), handle=info))
+        return suggestions
 
     def _decode(self, config: Any) -> dict[str, Any]:
         values = dict(config)
@@ -172,6 +189,8 @@ class SmacBackend(Backend):
         """Done trials are told with their loss, pruned ones as TIMEOUT with their last
         value, failed ones as CRASHED with a penalty (module docstring)."""
         suggestion = observation.suggestion
+        if suggestion is not None and suggestion.handle is EXHAUSTED:
+            return  # a repeat of a configuration SMAC was told already
         info = (
             self._trial_info(observation.flat_params) if suggestion is None else suggestion.handle
         )
