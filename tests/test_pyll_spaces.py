@@ -272,3 +272,25 @@ def test_no_progress_loss_answers_as_hyperopt_s_on_the_same_trials() -> None:
         assert our_answer == their_answer
         assert ours(view, *our_args) == our_answer  # given the study itself: the same
         our_args, their_args = our_answer[1], their_answer[1]
+
+
+def test_no_progress_loss_counts_failures_before_any_loss_as_no_progress() -> None:
+    def broken(x: float) -> float:
+        raise ZeroDivisionError("every trial fails")
+
+    study = bbopt.minimize(
+        broken, hp.uniform("x", 0, 1), max_evals=20, seed=0, early_stop=no_progress_loss(3)
+    )
+    assert len(study.trials) == 3 and study.stop_reason == "early_stop"
+    losses = iter([None, None, 0.5, 0.6, 0.7, 0.8])  # two failures, then a first loss: afresh
+
+    def later(x: float) -> float:
+        loss = next(losses)
+        if loss is None:
+            raise ValueError("no loss yet")
+        return loss
+
+    study = bbopt.minimize(
+        later, hp.uniform("x", 0, 1), max_evals=10, seed=0, early_stop=no_progress_loss(3)
+    )
+    assert len(study.trials) == 6 and study.stop_reason == "early_stop"

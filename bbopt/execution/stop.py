@@ -91,7 +91,11 @@ def no_progress_loss(iteration_stop_count: int = 20, percent_increase: float = 0
         latest = _latest_finished(getattr(trials, "study", trials))
         new_loss = latest.loss if latest.ok else None
         if best_loss is None:
-            return False, [new_loss, iteration_no_progress + 1]
+            if new_loss is None:  # no loss yet: a failure is no progress either
+                count = iteration_no_progress + 1
+                return count >= iteration_stop_count, [None, count]
+            # the first loss: hyperopt's count (1) when it is the first trial, else afresh
+            return False, [new_loss, 1 if iteration_no_progress == 0 else 0]
         threshold = best_loss - abs(best_loss * (percent_increase / 100.0))
         if new_loss is not None and new_loss < threshold:
             best_loss, iteration_no_progress = new_loss, 0
