@@ -28,7 +28,7 @@ from bbopt.storage import (
     StudyRecord,
 )
 from bbopt.storage.owners import current_owner, owner_is_gone
-from bbopt.trial import Trial, TrialState
+from bbopt.trial import Trial, TrialState, to_builtin
 
 if TYPE_CHECKING:
     import pandas
@@ -495,7 +495,8 @@ def export_json(value: Any, indent: int | None = None) -> str:
     """``value`` as strict JSON, every NaN or infinite float written as null: exports are
     read by other tools, and ``NaN``/``Infinity`` are not JSON (JavaScript's
     ``JSON.parse`` refuses them). Values JSON has no type for are written as their repr."""
-    return json.dumps(_finite_or_none(value), indent=indent, default=repr, allow_nan=False)
+    finite = _finite_or_none(to_builtin(value))  # numpy scalars as plain numbers
+    return json.dumps(finite, indent=indent, default=repr, allow_nan=False)
 
 
 def _finite_or_none(value: Any) -> Any:

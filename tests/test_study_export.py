@@ -161,3 +161,19 @@ def test_exports_are_strict_json_with_non_finite_values_as_null(tmp_path: Path) 
         (row,) = csv.DictReader(f)
     assert json.loads(row["intermediate"], parse_constant=refuse) == {"1": None, "2": None}
     assert json.loads(row["extras.spread"], parse_constant=refuse) == [1.0, None]
+
+
+def test_numpy_choice_options_are_stored_and_exported_as_numbers(tmp_path: Path) -> None:
+    space = {"units": hp.choice("units", np.arange(5, 26, 5)), "lr": hp.uniform("lr", 0, 1)}
+    storage = tmp_path / "s.db"
+    study = bbopt.minimize(
+        lambda p: float(p["units"]) * p["lr"], space, max_evals=4, seed=0, storage=storage,
+        study="np",
+    )  # fmt: skip
+    loaded = bbopt.load_study("np", storage)
+    assert [t.params for t in loaded.trials] == [t.params for t in study.trials]
+    assert all(type(t.params["units"]) is int for t in loaded.trials)  # not "np.int64(5)"
+    record = json.loads(study.to_json(tmp_path / "s.json").read_text())
+    assert [t["params"]["units"] for t in record["trials"]] == [
+        int(t.params["units"]) for t in study.trials
+    ]

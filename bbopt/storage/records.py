@@ -13,15 +13,16 @@ import json
 from typing import Any
 
 from bbopt.storage.base import StorageContentError, StudyRecord
-from bbopt.trial import Trial, TrialRecordError
+from bbopt.trial import Trial, TrialRecordError, to_builtin
 
 #: Trial fields kept in their own columns, not in the JSON record.
 TRIAL_COLUMNS = ("tid", "state", "owner", "retry_of")
 
 
 def dumps(value: Any) -> str:
-    """JSON text of stored data (values JSON cannot hold are written as their repr)."""
-    return json.dumps(value, default=repr)
+    """JSON text of stored data: numpy scalars as the numbers they are (a choice among
+    ``np.arange`` options), other values JSON cannot hold as their repr."""
+    return json.dumps(to_builtin(value), default=repr)
 
 
 def trial_text(trial: Trial) -> str:
