@@ -239,7 +239,7 @@ class Trial:
         if not isinstance(data, dict):
             raise TrialRecordError("record", f"is not an object: {type(data).__name__}")
         reader = _FieldReader(data)
-        return cls(
+        trial = cls(
             tid=reader.get("tid", _integer, required=True),
             flat_params=reader.get("flat_params", _flat, required=True),
             params=data.get("params"),
@@ -261,6 +261,10 @@ class Trial:
             budget=reader.get("budget", _number),
             heartbeat_at=reader.get("heartbeat_at", _moment),
         )
+        done = trial.state is TrialState.DONE  # bbopt records a NaN or inf loss as failed
+        if done and trial.loss is not None and not math.isfinite(trial.loss):
+            raise TrialRecordError("loss", f"of a done trial is {trial.loss}")
+        return trial
 
 
 class TrialRecordError(ValueError):

@@ -4,6 +4,7 @@ a read-only study is read without changing its folder."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -151,6 +152,13 @@ BAD_TRIALS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "a text flat value": lambda r: json.dumps({**r, "flat_params": {"x": "one"}}),
     "a bad report step": lambda r: json.dumps({**r, "intermediate": {"first": 1.0}}),
     "extras not an object": lambda r: json.dumps({**r, "extras": [1]}),
+    "a NaN loss of a done trial": lambda r: json.dumps({**r, "state": "done", "loss": math.nan}),
+    "extras nested 3000 deep": lambda r: json.dumps({**r, "extras": {}}).replace(
+        '"extras": {}', '"extras": {"a": ' + "[" * 3000 + "]" * 3000 + "}"
+    ),
+    "extras nested 500 deep": lambda r: json.dumps({**r, "extras": {}}).replace(
+        '"extras": {}', '"extras": {"a": ' + "[" * 500 + "]" * 500 + "}"
+    ),
 }
 
 
@@ -189,6 +197,10 @@ BAD_STUDIES = {
     "space": ("UPDATE studies SET space = '{oops'", "field 'space'"),
     "options": ("UPDATE studies SET backend_options = 'nope'", "field 'backend_options'"),
     "seed": ("UPDATE studies SET seed = 'soon'", "field 'seed'"),
+    "deep space": (
+        "UPDATE studies SET space = '" + "[" * 3000 + "]" * 3000 + "'",
+        "field 'space' nests deeper than",
+    ),
     "space node": (
         'UPDATE studies SET space = \'{"bbopt_space": 1, "tree": {"type": "os.system"}}\'',
         "field 'space'",

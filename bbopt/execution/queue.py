@@ -42,6 +42,7 @@ from bbopt.execution.serial import INTERRUPTED
 from bbopt.execution.stop import StopRules
 from bbopt.objective import Objective, get_objective
 from bbopt.space import Space
+from bbopt.storage.records import load_json
 from bbopt.study import Study
 from bbopt.trial import Trial, TrialState
 
@@ -122,9 +123,9 @@ class QueueSettings:
     def from_json(cls, data: bytes) -> QueueSettings:
         """Settings from :meth:`to_json`'s bytes; ValueError naming the bad field."""
         try:
-            fields = json.loads(data)
-        except ValueError:
-            raise ValueError("queue settings are not JSON") from None
+            fields = load_json(data)
+        except ValueError as exc:
+            raise ValueError(f"queue settings: their text {exc}") from None
         if not isinstance(fields, dict):
             raise ValueError("queue settings are not an object")
         if fields.get("version") != SETTINGS_VERSION:

@@ -18,6 +18,31 @@ from bbopt.trial import Trial, TrialRecordError, to_builtin
 #: Trial fields kept in their own columns, not in the JSON record.
 TRIAL_COLUMNS = ("tid", "state", "owner", "retry_of")
 
+#: Stored JSON nests no deeper than this. A space as deep as the space language allows
+#: nests 201 levels; deeper content is not bbopt's, and would exhaust the recursion of
+#: the code that reads it (Python's JSON decoder itself gives up near 1000).
+MAX_NESTING = 400
+
+
+def load_json(text: Any) -> Any:
+    """Stored JSON text parsed; ValueError saying why it cannot be read (not JSON, or
+    nested deeper than :data:`MAX_NESTING` levels)."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"nests deeper than {MAX_NESTING} levels") from None
+    except (TypeError, ValueError):
+        raise ValueError("is not JSON") from None
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ValueError(f"nests deeper than {MAX_NESTING} levels")
+        items = value.values() if isinstance(value, dict) else value
+        if isinstance(value, (dict, list)):
+            stack.extend((item, depth + 1) for item in items)
+    return data
+
 
 def dumps(value: Any) -> str:
     """JSON text of stored data: numpy scalars as the numbers they are (a choice among
@@ -37,9 +62,9 @@ def parse_trial(columns: dict[str, Any], text: Any) -> Trial:
     """A Trial from its column values and its JSON record; TrialRecordError naming the
     bad field."""
     try:
-        data = json.loads(text)
-    except (TypeError, ValueError):
-        raise TrialRecordError("record", "is not JSON") from None
+        data = load_json(text)
+    except ValueError as exc:
+        raise TrialRecordError("record", str(exc)) from None
     if not isinstance(data, dict):
         raise TrialRecordError("record", "is not an object")
     return Trial.from_dict({**data, **{key: columns.get(key) for key in TRIAL_COLUMNS}})
@@ -49,9 +74,9 @@ def parse_study(where: str, name: str, text: Any) -> StudyRecord:
     """A StudyRecord from the JSON text of :meth:`StudyRecord.to_dict`;
     StorageContentError naming ``where`` (the storage), the study and the problem."""
     try:
-        data = json.loads(text)
-    except (TypeError, ValueError):
-        raise StorageContentError(f"{where}: study {name!r}: its record is not JSON") from None
+        data = load_json(text)
+    except ValueError as exc:
+        raise StorageContentError(f"{where}: study {name!r}: its record {exc}") from None
     try:
         return StudyRecord.from_dict(data)
     except StorageContentError as exc:

@@ -16,7 +16,6 @@ and a bad one is a StorageError naming study, trial and field.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import sqlite3
@@ -34,7 +33,7 @@ from bbopt.storage.base import (
     StudyFullError,
     StudyRecord,
 )
-from bbopt.storage.records import TRIAL_COLUMNS, dumps, parse_trial, trial_text
+from bbopt.storage.records import TRIAL_COLUMNS, dumps, load_json, parse_trial, trial_text
 from bbopt.trial import Trial, TrialRecordError, TrialState
 
 T = TypeVar("T")
@@ -351,10 +350,10 @@ class SQLiteStorage(Storage):
         for column, value in zip(_STUDY_COLUMNS, row, strict=True):
             if column in _JSON_COLUMNS:
                 try:
-                    value = json.loads(value)
-                except (TypeError, ValueError):
+                    value = load_json(value)
+                except ValueError as exc:
                     raise StorageContentError(
-                        f"{str(self.path)!r}: study {name!r}: field {column!r} is not JSON"
+                        f"{str(self.path)!r}: study {name!r}: field {column!r} {exc}"
                     ) from None
             data[column] = value
         try:
