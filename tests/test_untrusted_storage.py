@@ -94,7 +94,7 @@ def crafted(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     execute(
         db,
         "INSERT INTO trials (study_id, tid, state, loss, owner, retry_of, record) "
-        "VALUES (1, 99, 'abandoned', NULL, NULL, NULL, ?)",
+        "VALUES (1, (SELECT MAX(tid) + 1 FROM trials), 'abandoned', NULL, NULL, NULL, ?)",
         json.dumps(record),
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.getcwd()])}
@@ -197,6 +197,8 @@ BAD_STUDIES = {
     "space": ("UPDATE studies SET space = '{oops'", "field 'space'"),
     "options": ("UPDATE studies SET backend_options = 'nope'", "field 'backend_options'"),
     "seed": ("UPDATE studies SET seed = 'soon'", "field 'seed'"),
+    "a huge trial id": ("UPDATE trials SET tid = 9223372036854775807 WHERE tid = 1", "'tid'"),
+    "a negative trial id": ("UPDATE trials SET tid = -7 WHERE tid = 1", "trial -7: field 'tid'"),
     "deep space": (
         "UPDATE studies SET space = '" + "[" * 3000 + "]" * 3000 + "'",
         "field 'space' nests deeper than",

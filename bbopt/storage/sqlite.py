@@ -422,9 +422,15 @@ class SQLiteStorage(Storage):
         def read(conn: sqlite3.Connection) -> list[Trial]:
             rows = conn.execute(
                 "SELECT tid, state, owner, retry_of, record FROM trials "
-                "WHERE study_id = ? AND tid > ? ORDER BY tid",
+                "WHERE study_id = ? AND (tid > ? OR tid < 0) ORDER BY tid",
                 (self._study_id(conn, study), after),
             ).fetchall()
+            for expected, row in enumerate(rows, start=after + 1):
+                if row[0] != expected:  # bbopt numbers a study's trials 0, 1, 2, ...
+                    raise StorageContentError(
+                        f"{str(self.path)!r}: study {study!r}, trial {row[0]}: field 'tid' "
+                        f"breaks the numbering of the trials (expected {expected})"
+                    )
             return [self._parse_trial(study, row) for row in rows]
 
         return self._run(read, write=False)
