@@ -199,6 +199,7 @@ class Study:
             return []
         changed = []
         for trial in self.storage.get_trials(self.name, after=self._first_unsettled() - 1):
+            self._check_labels(trial)
             known = self.trial(trial.tid)
             if (
                 known is None
@@ -209,6 +210,16 @@ class Study:
                 self._keep(trial)
                 changed.append(trial)
         return changed
+
+    def _check_labels(self, stored: Trial) -> None:
+        """A StorageContentError if a stored trial has a label the live space lacks (the
+        stored space matched it, so bbopt did not write that point)."""
+        unknown = sorted(set(stored.flat_params) - set(self.space.params if self.space else ()))
+        if self.space is not None and unknown:
+            raise StorageContentError(
+                f"study {self.name!r}, trial {stored.tid}: field 'flat_params' has label(s) "
+                f"{unknown} that its space does not have"
+            )
 
     def _reported_elsewhere(self, known: Trial, stored: Trial) -> bool:
         """A trial running in another process whose stored reports are new to this one

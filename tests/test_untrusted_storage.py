@@ -301,3 +301,17 @@ def test_a_read_only_file_in_a_writable_folder_leaves_no_files(tmp_path: Path) -
         assert sorted(p.name for p in tmp_path.iterdir()) == before
     finally:
         undo()
+
+
+def test_a_stored_point_with_a_label_its_space_lacks_stops_the_resume_clearly(
+    good_study: Path, tmp_path: Path
+) -> None:
+    db = _damaged_copy(good_study, tmp_path)
+    conn = sqlite3.connect(db)
+    (text,) = conn.execute("SELECT record FROM trials WHERE tid = 2").fetchone()
+    conn.close()
+    execute(db, "UPDATE trials SET record = ? WHERE tid = 2", json.dumps(
+        {**json.loads(text), "flat_params": {"zz": 1.0}}
+    ))  # fmt: skip
+    with pytest.raises(StorageContentError, match=r"trial 2: field 'flat_params' has .*'zz'"):
+        bbopt.minimize(quadratic, SPACE, max_evals=6, seed=0, storage=db, study="s")
