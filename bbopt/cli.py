@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import tempfile
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -459,9 +460,9 @@ def _studies(args: argparse.Namespace) -> int:
             ]
         )
     if not rows:
-        print(f"no studies in {_shown(args.storage)}", file=sys.stderr)
+        _say(f"no studies in {_shown(args.storage)}", file=sys.stderr)
         return 0
-    print(_table(["study", "objective", "backend", "finished", "other", "best loss"], rows))
+    _say(_table(["study", "objective", "backend", "finished", "other", "best loss"], rows))
     return 0
 
 
@@ -483,15 +484,15 @@ def _add_show(commands: Any) -> None:
 def _show(args: argparse.Namespace) -> int:
     study = bbopt.load_study(args.study, args.storage)
     versions = ", ".join(f"{k} {v}" for k, v in study.versions.items())
-    print(f"study {study.name!r} in {_shown(args.storage)}")
-    print(f"  objective {study.objective_name}, backend {study.backend_name}, seed {study.seed}")
-    print(f"  created {study.record.created_at} with {versions}")
+    _say(f"study {study.name!r} in {_shown(args.storage)}")
+    _say(f"  objective {study.objective_name}, backend {study.backend_name}, seed {study.seed}")
+    _say(f"  created {study.record.created_at} with {versions}")
     counts = ", ".join(f"{n} {state}" for state, n in sorted(study.count_by_state().items()))
-    print(f"trials: {len(study.trials)} ({counts or 'none'})")
+    _say(f"trials: {len(study.trials)} ({counts or 'none'})")
     _print_best(study)
     last = study.trials[-args.last :] if args.last else []
     if last:
-        print(f"\nlast {len(last)} trials:")
+        _say(f"\nlast {len(last)} trials:")
         rows = [
             [
                 str(t.tid),
@@ -503,18 +504,30 @@ def _show(args: argparse.Namespace) -> int:
             ]
             for t in last
         ]
-        print(_table(["tid", "state", "loss", "duration", "origin", "params"], rows))
+        _say(_table(["tid", "state", "loss", "duration", "origin", "params"], rows))
     return 0
 
 
 def _print_best(study: Study, required: bool = False) -> None:
     """Print the best trial; without one, say so, or raise when ``required``."""
     if not study.ok_trials and not required:
-        print("best: no successful trial yet")
+        _say("best: no successful trial yet")
         return
     best = study.best_trial  # NoSuccessfulTrialError (exit code 1) when required
-    print(f"best: trial {best.tid}, loss {best.loss:.6g}")
-    print(f"  params {json.dumps(study.best_params, default=repr)}")
+    _say(f"best: trial {best.tid}, loss {best.loss:.6g}")
+    _say(f"  params {json.dumps(study.best_params, default=repr)}")
+
+
+def _say(text: str = "", file: Any = None) -> None:
+    """Print text that holds what a storage file says with its control characters
+    escaped: a crafted study name must not drive the terminal (clear it, retitle it)."""
+    print("".join(_visible(char) for char in text), file=file)
+
+
+def _visible(char: str) -> str:
+    if char in "\n\t" or unicodedata.category(char) != "Cc":
+        return char
+    return f"\\x{ord(char):02x}"
 
 
 def _add_export(commands: Any) -> None:

@@ -315,3 +315,13 @@ def test_a_stored_point_with_a_label_its_space_lacks_stops_the_resume_clearly(
     ))  # fmt: skip
     with pytest.raises(StorageContentError, match=r"trial 2: field 'flat_params' has .*'zz'"):
         bbopt.minimize(quadratic, SPACE, max_evals=6, seed=0, storage=db, study="s")
+
+
+def test_terminal_control_characters_from_a_file_are_printed_escaped(tmp_path: Path) -> None:
+    db = stored_study(tmp_path)
+    execute(db, "UPDATE studies SET backend = ?", "tpe\x1b]0;PWNED\x07\x1b[2J")
+    for command in (("studies",), ("show", "s")):
+        done = cli(*command, "--storage", db, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+        assert "tpe\\x1b]0;PWNED\\x07\\x1b[2J" in done.stdout
