@@ -107,4 +107,7 @@ def choice(label: str, options: Sequence[Any]) -> Choice:
 def pchoice(label: str, p_options: Sequence[tuple[float, Any]]) -> PChoice:
     """``p_options`` is a list of (probability, option) pairs, as in hyperopt."""
     pairs = list(p_options)
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"{label!r}: pchoice takes (probability, option) pairs, got {pair!r}")
     return PChoice(label, tuple(o for _, o in pairs), tuple(p for p, _ in pairs))

@@ -112,6 +112,8 @@ def minimize(
     backend_obj = create_backend(
         backend, compiled, seed, backend_options, max_evals=max_evals, objective=objective
     )
+    if isinstance(points_to_evaluate, Mapping):  # one point where a list of them goes
+        raise TypeError("points_to_evaluate is a list of points: give [point], not point")
     warm = [compiled.validate_flat(point) for point in points_to_evaluate or ()]
     backend_name = backend_obj.name or type(backend_obj).__name__
     store = InMemoryStorage() if storage is None else as_storage(storage)

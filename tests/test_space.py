@@ -421,3 +421,18 @@ def test_fingerprint_changes_with_the_space(changed: dict[str, Any]) -> None:
     same = Space({"x": hp.uniform("x", 0, 1), "c": hp.choice("c", ["a", "b"])})
     assert base.fingerprint() == same.fingerprint()
     assert Space(changed).fingerprint() != base.fingerprint()
+
+
+def test_space_eval_refuses_a_choice_index_outside_the_options() -> None:
+    space = {"opt": hp.choice("opt", ["a", "b"])}
+    assert bbopt.space_eval(space, {"opt": 1}) == {"opt": "b"}
+    for index in (2, -1, 0.5):  # -1 picked the last option, 2 was an IndexError
+        with pytest.raises(ValueError, match=r"'opt': a choice index must be one of 0\.\.1"):
+            bbopt.space_eval(space, {"opt": index})
+
+
+def test_malformed_pchoice_pairs_and_a_lone_warm_start_point_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match=r"'x': pchoice takes \(probability, option\) pairs"):
+        hp.pchoice("x", [1, 2])
+    with pytest.raises(TypeError, match="points_to_evaluate is a list of points"):
+        bbopt.minimize(lambda p: 0.0, {"x": hp.uniform("x", 0, 1)}, points_to_evaluate={"x": 0.5})

@@ -133,7 +133,13 @@ def _to_params(node: Any, flat: Mapping[str, Any]) -> Any:
         except KeyError:
             raise KeyError(f"no value for parameter {node.label!r}") from None
         if isinstance(node, Choice):
-            return _to_params(node.options[int(value)], flat)
+            index = int(value)
+            if index != value or not 0 <= index < len(node.options):
+                raise ValueError(
+                    f"{node.label!r}: a choice index must be one of 0..{len(node.options) - 1}, "
+                    f"got {value!r}"
+                )
+            return _to_params(node.options[index], flat)
         return int(value) if node.is_integer else value
     if isinstance(node, Transform):
         return node.fn(*(_to_params(arg, flat) for arg in node.args))
