@@ -8,6 +8,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
+from typing import Any
 
 import nevergrad as ng
 import numpy as np
@@ -237,3 +238,17 @@ def test_a_benchmark_of_nevergrad_on_bbob_prints_no_cobyla_warnings(tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr
     assert "COBYLA" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("backend", "space"),
+    [
+        ("nevergrad.portfolio", hp.uniformint("p", 0, 3)),
+        ("nevergrad.ngopt", hp.choice("p", ["a"])),
+        ("nevergrad.ngopt", hp.pchoice("p", [(1.0, "a")])),
+    ],
+)
+def test_small_discrete_spaces_run_their_chosen_optimizers(backend: str, space: Any) -> None:
+    # the optimizers picked there import fcmaes (in the nevergrad extra)
+    study = bbopt.minimize(lambda p: 0.0, space, backend=backend, max_evals=20, seed=0)
+    assert study.count_by_state() == {"done": 20}
