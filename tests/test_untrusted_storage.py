@@ -197,6 +197,7 @@ BAD_STUDIES = {
     "space": ("UPDATE studies SET space = '{oops'", "field 'space'"),
     "options": ("UPDATE studies SET backend_options = 'nope'", "field 'backend_options'"),
     "seed": ("UPDATE studies SET seed = 'soon'", "field 'seed'"),
+    "created_at": ("UPDATE studies SET created_at = 'yesterday'", "field 'created_at'"),
     "a huge trial id": ("UPDATE trials SET tid = 9223372036854775807 WHERE tid = 1", "'tid'"),
     "a negative trial id": ("UPDATE trials SET tid = -7 WHERE tid = 1", "trial -7: field 'tid'"),
     "deep space": (

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bbopt.errors import BBoptError
@@ -106,6 +107,13 @@ class StudyRecord:
                 raise StorageContentError(
                     f"study {name!r}: field {key!r} is missing or not a {kind.__name__}"
                 )
+        if data["created_at"]:  # empty until the study is first stored
+            try:
+                datetime.fromisoformat(data["created_at"])
+            except ValueError:
+                raise StorageContentError(
+                    f"study {name!r}: field 'created_at' is not a date: {data['created_at']!r:.40}"
+                ) from None
         seed, f_star = data.get("seed"), data.get("f_star")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise StorageContentError(
