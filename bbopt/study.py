@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from bbopt.errors import MissingDependencyError, NoSuccessfulTrialError
 from bbopt.space import Distribution, Space
 from bbopt.storage import (
@@ -28,7 +30,7 @@ from bbopt.storage import (
     StudyRecord,
 )
 from bbopt.storage.owners import current_owner, owner_is_gone
-from bbopt.trial import Trial, TrialState, to_builtin
+from bbopt.trial import Trial, TrialState
 
 if TYPE_CHECKING:
     import pandas
@@ -198,8 +200,10 @@ class Study:
         if not self._stored:
             return []
         changed = []
+        labels = set(self.space.params) if self.space is not None else None
         for trial in self.storage.get_trials(self.name, after=self._first_unsettled() - 1):
-            self._check_labels(trial)
+            if labels is not None:
+                self._check_labels(trial, labels)
             known = self.trial(trial.tid)
             if (
                 known is None
@@ -211,11 +215,11 @@ class Study:
                 changed.append(trial)
         return changed
 
-    def _check_labels(self, stored: Trial) -> None:
-        """A StorageContentError if a stored trial has a label the live space lacks (the
-        stored space matched it, so bbopt did not write that point)."""
-        unknown = sorted(set(stored.flat_params) - set(self.space.params if self.space else ()))
-        if self.space is not None and unknown:
+    def _check_labels(self, stored: Trial, labels: set[str]) -> None:
+        """A StorageContentError if a stored trial has a label outside ``labels``, the live
+        space's (the stored space matched it, so bbopt did not write that point)."""
+        unknown = sorted(set(stored.flat_params) - labels)
+        if unknown:
             raise StorageContentError(
                 f"study {self.name!r}, trial {stored.tid}: field 'flat_params' has label(s) "
                 f"{unknown} that its space does not have"
@@ -506,11 +510,13 @@ def export_json(value: Any, indent: int | None = None) -> str:
     """``value`` as strict JSON, every NaN or infinite float written as null: exports are
     read by other tools, and ``NaN``/``Infinity`` are not JSON (JavaScript's
     ``JSON.parse`` refuses them). Values JSON has no type for are written as their repr."""
-    finite = _finite_or_none(to_builtin(value))  # numpy scalars as plain numbers
-    return json.dumps(finite, indent=indent, default=repr, allow_nan=False)
+    return json.dumps(_finite_or_none(value), indent=indent, default=repr, allow_nan=False)
 
 
 def _finite_or_none(value: Any) -> Any:
+    """``value`` as plain JSON data: numpy scalars as Python numbers, non-finite ones None."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):

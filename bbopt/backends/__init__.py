@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from bbopt.backends.base import Backend, Observation, Suggestion, check_seed
+from bbopt.backends.base import Backend, Observation, Suggestion
 from bbopt.option_checks import options_refused
 from bbopt.registry import ClassRegistry
 from bbopt.space import Space, as_space
@@ -102,7 +102,6 @@ def _backend_instance(
     cls = get_backend(backend) if isinstance(backend, str) else backend
     if not (isinstance(cls, type) and issubclass(cls, Backend)):
         raise TypeError(f"backend must be a name, a Backend class or instance, got {backend!r}")
-    check_seed(seed)
     options = dict(backend_options or {})
     if cls.budget_option is not None and max_evals is not None:
         options.setdefault(cls.budget_option, max_evals)

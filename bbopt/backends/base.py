@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bbopt.errors import UnknownOptionError
+from bbopt.errors import SeedError, UnknownOptionError
 from bbopt.objective import Fidelity
 from bbopt.space import Space
 from bbopt.trial import TrialState
@@ -164,10 +164,10 @@ MAX_SEED = 2**32 - 1
 
 
 def check_seed(seed: Any) -> None:
-    """A ValueError unless ``seed`` is None or an integer in [0, MAX_SEED]: every backend
+    """A SeedError unless ``seed`` is None or an integer in [0, MAX_SEED]: every backend
     takes those, and a larger one would fail only in some libraries, at the first ask."""
     if seed is None:
         return
     whole = isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
     if not whole or not 0 <= int(seed) <= MAX_SEED:
-        raise ValueError(f"a seed must be an integer in [0, 2**32 - 1], got {seed!r}")
+        raise SeedError(f"a seed must be an integer in [0, 2**32 - 1], got {seed!r}")

@@ -55,17 +55,10 @@ class Pruning:
         trial.intermediate[step] = value
         if not self._store(trial):
             return True
-        if self.pruner is None or self._at_end(trial, step):
+        if self.pruner is None or _at_end(trial, step, self.pruner):
             return False
         self._sync()
         return self.pruner.prune(self.study.trials, trial)
-
-    def _at_end(self, trial: Trial, step: int) -> bool:
-        """Whether ``step`` is as far as the trial goes (its budget, else the objective's
-        fidelity maximum): stopping it there saves nothing and loses a finished result."""
-        fidelity = self.pruner.fidelity if self.pruner is not None else None
-        end = trial.budget if trial.budget is not None else getattr(fidelity, "max", None)
-        return end is not None and step >= end * (1 - 1e-9)
 
     def _store(self, trial: Trial) -> bool:
         """Store the trial's reports when due; False if it is not running any more."""
@@ -78,3 +71,10 @@ class Pruning:
     def forget(self, trial: Trial) -> None:
         """The trial finished: drop its bookkeeping."""
         self._written.pop(trial.tid, None)
+
+
+def _at_end(trial: Trial, step: int, pruner: Pruner) -> bool:
+    """Whether ``step`` is as far as the trial goes (its budget, else the objective's
+    fidelity maximum): stopping it there saves nothing and loses a finished result."""
+    end = trial.budget if trial.budget is not None else getattr(pruner.fidelity, "max", None)
+    return end is not None and step >= end * (1 - 1e-9)

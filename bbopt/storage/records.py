@@ -38,9 +38,10 @@ def load_json(text: Any) -> Any:
         value, depth = stack.pop()
         if depth > MAX_NESTING:
             raise ValueError(f"nests deeper than {MAX_NESTING} levels")
-        items = value.values() if isinstance(value, dict) else value
-        if isinstance(value, (dict, list)):
-            stack.extend((item, depth + 1) for item in items)
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
     return data
 
 
