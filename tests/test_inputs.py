@@ -54,6 +54,9 @@ def test_numpy_numbers_are_accepted_as_bounds(build: Any) -> None:
         (lambda: hp.uniform("x", "0", 1), "must be a real number"),
         (lambda: hp.uniform("x", True, 2), "must be a real number"),
         (lambda: hp.loguniformint("x", 0, 10), "integers >= 1"),
+        (lambda: hp.uniformint("x", 1.4, 3.6), "uniformint bounds must be integers"),
+        (lambda: hp.randint("x", 0.5, 3), "randint bounds must be integers"),
+        (lambda: hp.loguniformint("x", 1, 9.5), "loguniformint bounds must be integers"),
         (lambda: hp.logituniform("x", 0, 0.5), "lie in \\(0, 1\\)"),
     ],
 )

@@ -80,6 +80,16 @@ def _check_int64(node: Any, *values: float) -> None:
             raise ValueError(f"{node.label!r}: integer bounds must fit in 64 bits, got {value!r}")
 
 
+def _check_integer_bounds(node: Any) -> None:
+    """Integer parameters take integer bounds: backends would round others differently."""
+    if int(node.low) != node.low or int(node.high) != node.high:
+        raise ValueError(
+            f"{node.label!r}: {node.kind} bounds must be integers, got low={node.low!r}, "
+            f"high={node.high!r} (quniform makes a grid between other bounds)"
+        )
+    _check_int64(node, node.low, node.high)
+
+
 def _quantize(value: float, q: float) -> float:
     return float(np.round(value / q) * q)
 
@@ -238,9 +248,9 @@ class LogUniformInt(_Bounded):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if int(self.low) != self.low or int(self.high) != self.high or self.low < 1:
+        _check_integer_bounds(self)
+        if self.low < 1:
             raise ValueError(f"{self.label!r}: loguniformint bounds must be integers >= 1")
-        _check_int64(self, self.low, self.high)
 
     @property
     def log_bounds(self) -> tuple[float, float]:
@@ -361,9 +371,7 @@ class RandInt(_Bounded):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if int(self.low) != self.low or int(self.high) != self.high:
-            raise ValueError(f"{self.label!r}: randint bounds must be integers")
-        _check_int64(self, self.low, self.high)
+        _check_integer_bounds(self)
 
     def draw(self, rng: np.random.Generator) -> int:
         return int(rng.integers(int(self.low), int(self.high)))
@@ -381,7 +389,7 @@ class UniformInt(_Bounded):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _check_int64(self, self.low, self.high)
+        _check_integer_bounds(self)
 
     def draw(self, rng: np.random.Generator) -> int:
         return int(np.round(rng.uniform(self.low, self.high)))
