@@ -61,7 +61,12 @@ def to_hyperopt(node: Any) -> Any:
     if isinstance(node, Transform):
         return tuple(to_hyperopt(arg) for arg in node.args)
     if isinstance(node, dict):
-        return {key: to_hyperopt(value) for key, value in node.items()}
+        items = {key: to_hyperopt(value) for key, value in node.items()}
+        try:
+            sorted(items)
+        except TypeError:  # hyperopt sorts a dict's keys: give mixed ones as sortable pairs
+            return {(type(key).__name__, repr(key)): value for key, value in items.items()}
+        return items
     if isinstance(node, (list, tuple)):
         return type(node)(to_hyperopt(value) for value in node)
     return None  # constants take no part in suggesting

@@ -102,7 +102,8 @@ def _scaled_sum(a: float, b: int) -> float:
 
 
 def every_node_space() -> dict[str, Any]:
-    """Every distribution, transforms, nested containers, constants and one-value edges."""
+    """Every distribution, transforms, nested containers (a dict with keys of two types),
+    constants and one-value edges."""
     return {
         "u": hp.uniform("u", -2, 3),
         "qu": hp.quniform("qu", 0.3, 7.7, 0.5),
@@ -120,7 +121,8 @@ def every_node_space() -> dict[str, Any]:
         "c": hp.choice("c", ["a", "b", "c"]),
         "pc": hp.pchoice("pc", [(0.2, "x"), (0.8, "y")]),
         "batch": transform(_power_of_two, hp.quniform("batch_exp", 0, 8, 1)),
-        "nested": [{"deep": (hp.uniform("deep", 0, 1), 5)}, "constant"],
+        # keys of mixed types: hyperopt sorts a dict's keys, and int < str fails
+        "nested": [{"deep": (hp.uniform("deep", 0, 1), 5), 0: "zero"}, "constant"],
         "one_int": hp.randint("one_int", 2, 3),
         "one_choice": hp.choice("one_choice", ["only"]),
     }
@@ -235,7 +237,7 @@ def check_every_node_type(target: BackendUnderTest) -> None:
     for suggestion in history:
         flat, params = suggestion.flat_params, space.to_params(suggestion.flat_params)
         assert params["c"] == "abc"[flat["c"]]
-        assert params["nested"] == [{"deep": (flat["deep"], 5)}, "constant"]
+        assert params["nested"] == [{"deep": (flat["deep"], 5), 0: "zero"}, "constant"]
     assert len({_key(s.flat_params) for s in history}) > 1, "every point was the same"
 
 
