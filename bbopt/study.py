@@ -496,9 +496,12 @@ def _settled(trial: Trial | None) -> bool:
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    """``value``'s leaves as ``out[prefix.path]``; a key holding a dot is quoted
+    (``params."a.b"``), so that it keeps a column apart from ``{"a": {"b": ...}}``."""
     if isinstance(value, dict):
         for key, item in value.items():
-            _flatten(f"{prefix}.{key}", item, out)
+            part = json.dumps(key) if isinstance(key, str) and "." in key else key
+            _flatten(f"{prefix}.{part}", item, out)
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             _flatten(f"{prefix}.{index}", item, out)

@@ -97,6 +97,16 @@ def test_csv_round_trip(study: bbopt.Study, tmp_path: Path) -> None:
             assert row["loss"] == "" and "diverged" in row["error"]
 
 
+def test_a_key_with_a_dot_keeps_its_own_column(tmp_path: Path) -> None:
+    space = {"a.b": hp.uniform("x", 0, 1), "a": {"b": hp.uniform("y", 2, 3)}}
+    study = bbopt.minimize(lambda p: p["a.b"], space, backend="bbopt.random", max_evals=3, seed=0)
+    with study.to_csv(tmp_path / "trials.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row, trial in zip(rows, study.trials, strict=True):
+        assert float(row['params."a.b"']) == trial.params["a.b"]
+        assert float(row["params.a.b"]) == trial.params["a"]["b"]
+
+
 def test_json_round_trip(study: bbopt.Study, tmp_path: Path) -> None:
     path = study.to_json(tmp_path / "study.json")
     data = json.loads(path.read_text())
