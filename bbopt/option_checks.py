@@ -3,9 +3,10 @@ line's JSON), each failing with an OptionValueError that names the option."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,6 +28,29 @@ def check_number(name: str, value: Any, minimum: float | None = None) -> float:
     if minimum is not None and value < minimum:
         raise OptionValueError(f"option {name!r} must be >= {minimum:g}, got {value!r}")
     return float(value)
+
+
+def check_kinds(options: Mapping[str, Any], takes: Callable[..., Any]) -> None:
+    """An OptionValueError for an option whose default in ``takes`` (the library call the
+    options go to) is a number or a bool, given something else: a library often finds
+    ``n_startup_trials="abc"`` only at its first suggestion, in a comparison deep inside
+    it. None passes (some take it); a number's type is not narrowed (10.0 for 10)."""
+    parameters = inspect.signature(takes).parameters
+    for key, value in options.items():
+        default = parameters[key].default if key in parameters else None
+        if value is None or default is None or default is inspect.Parameter.empty:
+            continue
+        if isinstance(default, bool):
+            fits, kind = isinstance(value, bool), "true or false"
+        elif isinstance(default, numbers.Real):
+            fits = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            kind = "a number"
+        else:
+            continue
+        if not fits:
+            raise OptionValueError(
+                f"option {key!r} must be {kind} (default {default!r}), got {value!r}"
+            )
 
 
 @contextmanager

@@ -224,6 +224,35 @@ def test_a_library_refusing_an_option_value_is_an_option_error_naming_the_backen
         create_backend("nevergrad.cma", {}, 0)
 
 
+@pytest.mark.parametrize(
+    ("backend", "options", "message"),
+    [
+        ("optuna.tpe", {"n_startup_trials": "abc"}, "'n_startup_trials' must be a number"),
+        ("optuna.tpe", {"group": 1}, "'group' must be true or false"),
+        ("hyperopt.tpe", {"n_startup_jobs": "5"}, "'n_startup_jobs' must be a number"),
+        ("skopt.gp", {"n_initial_points": 0}, "'n_initial_points' must be an integer >= 1"),
+        ("skopt.gp", {"n_initial_points": "3"}, "'n_initial_points' must be a number"),
+    ],
+)
+def test_an_option_of_the_wrong_kind_is_refused_before_the_first_trial(
+    backend: str, options: dict[str, Any], message: str
+) -> None:
+    """The libraries took these and failed only at a suggestion, deep inside them."""
+    from bbopt.errors import OptionValueError
+
+    with pytest.raises(OptionValueError, match=message):
+        bbopt.minimize("toy.sin", backend=backend, backend_options=options, max_evals=12)
+    fine = {"n_startup_trials": 5.0, "constant_liar": False}  # 5.0 works in Optuna
+    assert (
+        len(
+            bbopt.minimize(
+                "toy.sin", backend="optuna.tpe", backend_options=fine, max_evals=8
+            ).trials
+        )
+        == 8
+    )
+
+
 @pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True])
 def test_a_seed_outside_what_every_backend_takes_is_refused_before_the_run(seed: Any) -> None:
     with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32 - 1\]"):

@@ -21,6 +21,7 @@ import numpy as np
 
 from bbopt.backends import register_backend
 from bbopt.backends.base import Backend, Observation, Suggestion
+from bbopt.option_checks import check_kinds
 from bbopt.space import (
     Choice,
     Distribution,
@@ -142,6 +143,7 @@ class HyperoptBackend(Backend):
         # anneal.suggest hands its options on to AnnealingAlgo
         takes_options = {**suggest, "anneal": anneal.AnnealingAlgo.__init__}
         self.check_options(_keyword_options(takes_options[self.algorithm]))
+        check_kinds(options, takes_options[self.algorithm])
         algo = suggest[self.algorithm]
         self._algo = functools.partial(algo, **options) if options else algo
         self._states = hyperopt.base

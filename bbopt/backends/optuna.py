@@ -28,6 +28,7 @@ from bbopt.backends.base import Backend, Observation, Suggestion
 from bbopt.backends.coordinates import Coordinate, coordinates
 from bbopt.backends.dependencies import require
 from bbopt.backends.threads import single_threaded
+from bbopt.option_checks import check_kinds
 from bbopt.space import Space
 from bbopt.trial import TrialState, to_builtin
 
@@ -69,6 +70,7 @@ class OptunaBackend(Backend):
             require(module, extra, self.name)
         sampler_cls = getattr(require(self.sampler_module, "optuna", self.name), self.sampler_class)
         self.check_options(p for p in inspect.signature(sampler_cls).parameters if p != "seed")
+        check_kinds(options, sampler_cls)
         self._optuna = optuna
         self._coords = coordinates(space)
         self._distributions = {

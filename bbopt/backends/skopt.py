@@ -31,6 +31,7 @@ from bbopt.backends.coordinates import Coordinate, coordinates, unit_to_value
 from bbopt.backends.dependencies import require
 from bbopt.backends.penalty import FailurePenalty
 from bbopt.backends.threads import single_threaded
+from bbopt.option_checks import check_integer, check_kinds
 from bbopt.space import Space
 from bbopt.trial import to_builtin
 
@@ -57,6 +58,9 @@ class SkoptBackend(Backend):
         Optimizer = require("skopt", "skopt", self.name, package="scikit-optimize").Optimizer
         fixed = ("dimensions", "base_estimator", "random_state")
         self.check_options(p for p in inspect.signature(Optimizer).parameters if p not in fixed)
+        check_kinds(options, Optimizer)
+        if "n_initial_points" in options:  # 0: nothing to fit a model on, at the first ask
+            check_integer("n_initial_points", options["n_initial_points"], 1)
         if not space.params:
             raise ValueError(f"{self.name} needs a space with at least one parameter")
         self._coords = coordinates(space)
