@@ -325,17 +325,11 @@ class Study:
 
     @property
     def best_trial(self) -> Trial:
-        """The successful trial with the lowest loss (the earliest one on ties).
-
-        After a multi-fidelity backend, only trials at the largest budget a successful
-        trial ran (full fidelity, ``budget`` None, above all) compete, as in HpBandSter:
-        a loss after a few epochs is not a trained model's loss.
-        """
+        """The successful trial with the lowest loss (the earliest one on ties)."""
         ok = self.ok_trials
         if not ok:
             raise NoSuccessfulTrialError(self._no_success_message())
-        top = max(_budget_rank(t) for t in ok)
-        return min((t for t in ok if _budget_rank(t) == top), key=lambda t: (t.loss, t.tid))
+        return min(ok, key=lambda t: (t.loss, t.tid))
 
     @property
     def best_params(self) -> Any:
@@ -494,11 +488,6 @@ def _pandas(what: str) -> Any:
 
 def _orphan_error(trial: Trial) -> str:
     return f"abandoned: process {trial.owner} ended while running it"
-
-
-def _budget_rank(trial: Trial) -> float:
-    """A trial's budget for ordering: a full-fidelity trial (budget None) above any."""
-    return math.inf if trial.budget is None else trial.budget
 
 
 def _settled(trial: Trial | None) -> bool:

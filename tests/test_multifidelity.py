@@ -13,7 +13,7 @@ from bbopt.errors import OptionValueError
 from bbopt.objectives import multifidelity as mf
 from bbopt.objectives import synthetic
 from bbopt.objectives.wine import WineClassifier
-from bbopt.reporting import Reporter, budget, reporting_to
+from bbopt.reporting import Reporter, reporting_to
 from bbopt.trial import TrialState
 
 PAIRS = [
@@ -69,22 +69,6 @@ def test_bohb_gives_budgets_promotes_the_best_and_the_objective_spends_them(
     stored = bbopt.load_study("mf.hartmann3", storage)
     assert [t.budget for t in stored.trials] == [t.budget for t in trials]
     assert study.rows()[30]["budget"] == 3.0
-
-
-def test_best_trial_after_bohb_is_the_best_at_the_largest_budget() -> None:
-    def flattering(params: dict[str, float]) -> float:
-        """A loss that looks better the fewer steps were spent: a short run flatters."""
-        steps = round(budget() or 9)
-        return params["x"] ** 2 - (9 - steps)
-
-    objective = bbopt.FunctionObjective(
-        flattering, {"x": bbopt.hp.uniform("x", -1, 1)}, fidelity=bbopt.Fidelity("steps", 1, 9)
-    )
-    study = bbopt.minimize(objective, backend="bbopt.bohb", max_evals=14, seed=0)
-    assert {t.budget for t in study.trials} == {1.0, 3.0, 9.0}
-    at_nine = [t for t in study.ok_trials if t.budget == 9.0]
-    assert min(t.loss for t in study.ok_trials) < min(t.loss for t in at_nine)
-    assert study.best_trial == min(at_nine, key=lambda t: t.loss)
 
 
 def test_bohb_without_budgets_says_what_it_needs() -> None:
