@@ -397,3 +397,23 @@ def test_bad_parallel_settings_are_refused(options: dict[str, Any], message: str
 def test_an_executor_of_the_wrong_type_is_refused() -> None:
     with pytest.raises(TypeError, match="executor must be"):
         bbopt.minimize(quadratic, SPACE, max_evals=2, executor=object())  # type: ignore[arg-type]
+
+
+def test_the_report_channel_closes_while_its_accept_thread_is_gone() -> None:
+    """The race of a worker connecting as the run ends: the accept thread takes that
+    connection, sees the server closing and returns. close() must not then wait for a
+    handshake nobody answers (runs with a pruner ending on an error hung for good)."""
+    from multiprocessing.connection import Client
+
+    from bbopt.execution.channel import ReportServer
+
+    server = ReportServer()
+    server._closed = True  # the accept thread returns after its next connection
+    Client(server.link.address, authkey=server.link.authkey).close()
+    server._acceptor.join(10)
+    assert not server._acceptor.is_alive()
+    server._closed = False  # close() now runs as in that race
+    closer = threading.Thread(target=server.close, daemon=True)
+    closer.start()
+    closer.join(10)
+    assert not closer.is_alive(), "close() waits for ever"

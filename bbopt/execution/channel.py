@@ -129,7 +129,8 @@ class ReportServer(ReportInbox):
         self.link = ReportLink(self._listener.address, authkey)
         self._connections: list[Connection] = []
         self._closed = False
-        threading.Thread(target=self._accept, name="bbopt-reports", daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, name="bbopt-reports", daemon=True)
+        self._acceptor.start()
 
     def _accept(self) -> None:
         while not self._closed:
@@ -159,11 +160,22 @@ class ReportServer(ReportInbox):
         if self._closed:
             return
         self._closed = True
-        with contextlib.suppress(OSError):  # wake the accept thread, blocked in accept()
-            Client(self.link.address, authkey=self.link.authkey).close()
+        _knock(self.link.address)  # wakes the accept thread if it waits in accept()
         self._listener.close()
         for connection in self._connections:
             connection.close()
+
+
+def _knock(address: Any) -> None:
+    """Connect to ``address`` and hang up at once. A thread blocked in accept() wakes (the
+    handshake fails, and it sees the server closed); if none is accepting, the connection
+    waits in the backlog until the listener closes. A client that waited for the
+    handshake (``Client``) would wait for ever when the accept thread had just returned
+    after a worker's connection."""
+    family = socket.AF_INET if isinstance(address, tuple) else socket.AF_UNIX
+    with contextlib.suppress(OSError), socket.socket(family, socket.SOCK_STREAM) as knock:
+        knock.settimeout(5.0)
+        knock.connect(address)
 
 
 # -- the worker's end -------------------------------------------------------------------
