@@ -62,6 +62,17 @@ class NoSuccessfulTrialError(BBoptError, ValueError):
     """Asked for the best trial of a study in which no trial succeeded."""
 
 
+class BackendError(BBoptError, RuntimeError):
+    """A backend failed in ask or tell, or broke its contract (a point outside the space,
+    not one Suggestion per point asked); the message names it. The library's exception,
+    if any, is the cause."""
+
+
+class PrunerError(BBoptError, RuntimeError):
+    """A pruner failed, or answered something else than True or False; the message names
+    it. The run ends, serial or parallel, rather than fail the trial it was deciding on."""
+
+
 class MissingDependencyError(BBoptError, ImportError):
     """An optional package is needed; the message names the extra that installs it."""
 

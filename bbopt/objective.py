@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint
 from typing import Any
 
-from bbopt.errors import BBoptError
+from bbopt.errors import BBoptError, PrunerError
 from bbopt.registry import Registry
 from bbopt.reporting import Reporter, TrialPruned, reporting_to
 from bbopt.space import Space, as_space
@@ -137,7 +137,8 @@ def evaluate_point(
     The objective's reports go to ``reporter`` (a recording one when None) and end up
     in ``Result.intermediate``. Exceptions (from a transform or the objective), NaN and
     inf become a failed Result with the error kept; :class:`~bbopt.reporting.TrialPruned`
-    a pruned one whose loss is the last value reported.
+    a pruned one whose loss is the last value reported. A :class:`PrunerError` (the
+    pruner deciding on a report here failed) propagates.
     """
     params = None
     reporter = Reporter() if reporter is None else reporter
@@ -148,6 +149,8 @@ def evaluate_point(
         result = Result.from_value(value)
     except TrialPruned:
         return params, Result.from_pruned(reporter.last_value, reporter.intermediate)
+    except PrunerError:  # the pruner's failure, not the objective's: it ends the run
+        raise
     except Exception as exc:
         result = Result.from_exception(exc)
     result.intermediate = reporter.intermediate

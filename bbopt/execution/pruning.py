@@ -19,6 +19,9 @@ import math
 import time
 from collections.abc import Callable
 
+import numpy as np
+
+from bbopt.errors import BBoptError, PrunerError
 from bbopt.pruners import Pruner
 from bbopt.reporting import Reporter
 from bbopt.study import Study
@@ -58,7 +61,7 @@ class Pruning:
         if self.pruner is None or _at_end(trial, step, self.pruner):
             return False
         self._sync()
-        return self.pruner.prune(self.study.trials, trial)
+        return _answer(self.pruner, self.study.trials, trial)
 
     def _store(self, trial: Trial) -> bool:
         """Store the trial's reports when due; False if it is not running any more."""
@@ -71,6 +74,21 @@ class Pruning:
     def forget(self, trial: Trial) -> None:
         """The trial finished: drop its bookkeeping."""
         self._written.pop(trial.tid, None)
+
+
+def _answer(pruner: Pruner, trials: list[Trial], trial: Trial) -> bool:
+    """The pruner's answer for ``trial``; PrunerError if it fails or answers another thing
+    than a bool (numpy's included): a string "no" would prune every trial, None none."""
+    name = f"pruner {pruner.name or type(pruner).__name__!r}"
+    try:
+        answer = pruner.prune(trials, trial)
+    except BBoptError:
+        raise
+    except Exception as exc:
+        raise PrunerError(f"{name} failed: {exc!r}") from exc
+    if not isinstance(answer, (bool, np.bool_)):
+        raise PrunerError(f"{name} answered {answer!r:.100}, not True or False")
+    return bool(answer)
 
 
 def _at_end(trial: Trial, step: int, pruner: Pruner) -> bool:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bbopt.backends import Backend, Observation, Suggestion
+from bbopt.errors import BackendError, BBoptError
 from bbopt.execution.pruning import Pruning
 from bbopt.objective import Objective, evaluate_point
 from bbopt.pruners import Pruner
@@ -138,7 +139,7 @@ class TrialRunner:
         if trial.tid in self._told:
             return
         self._told.add(trial.tid)
-        self.backend.tell(observation_of(trial, replayed=replayed))
+        self._tell(observation_of(trial, replayed=replayed))
         self._note_best(trial)
 
     def _note_best(self, trial: Trial) -> None:
@@ -173,17 +174,62 @@ class TrialRunner:
         if pending:
             return self._start(pending.pop(0), TrialOrigin.WARM_START, state, limit)
         began = time.perf_counter()
-        (suggestion,) = self.backend.ask(1)
+        suggestion = self._ask()
         # the backend's time for this point: its ask, and the tells since the last ask
         # (skopt fits its model in tell, hyperopt and Optuna in ask)
         seconds = time.perf_counter() - began + self._telling
         self._telling = 0.0
-        trial = self._start(
-            suggestion.flat_params, TrialOrigin.BACKEND, state, limit, seconds, suggestion.budget
-        )
+        flat = self._checked_point(suggestion)
+        trial = self._start(flat, TrialOrigin.BACKEND, state, limit, seconds, suggestion.budget)
         if trial is not None:
             self._suggestions[trial.tid] = suggestion
         return trial
+
+    def _ask(self) -> Suggestion:
+        """One suggestion from the backend; BackendError if it fails or gives another
+        thing than a list of one Suggestion."""
+        try:
+            answer = self.backend.ask(1)
+        except BBoptError:
+            raise
+        except Exception as exc:
+            raise BackendError(f"{self._backend_name} failed in ask: {exc!r}") from exc
+        if not isinstance(answer, (list, tuple)) or len(answer) != 1:
+            raise BackendError(
+                f"{self._backend_name}: ask(1) returned {answer!r:.200}, not a list of one "
+                "Suggestion"
+            )
+        if not isinstance(answer[0], Suggestion):
+            raise BackendError(
+                f"{self._backend_name}: ask(1) returned {answer[0]!r:.200}, not a Suggestion"
+            )
+        return answer[0]
+
+    def _checked_point(self, suggestion: Suggestion) -> dict[str, Any]:
+        """The suggested point, checked against the space before it is stored (a point
+        outside it would be stored as done, and then refused by every reader); labels
+        of branches not taken dropped, numbers as plain Python values."""
+        flat = suggestion.flat_params
+        try:
+            if not isinstance(flat, Mapping):
+                raise ValueError(f"flat_params is {flat!r:.200}, not a mapping")
+            return self.space.validate_flat(flat)
+        except (ValueError, TypeError) as exc:
+            raise BackendError(
+                f"{self._backend_name} suggested a point outside the space: {exc}"
+            ) from None
+
+    def _tell(self, observation: Observation) -> None:
+        try:
+            self.backend.tell(observation)
+        except BBoptError:
+            raise
+        except Exception as exc:
+            raise BackendError(f"{self._backend_name} failed in tell: {exc!r}") from exc
+
+    @property
+    def _backend_name(self) -> str:
+        return f"backend {self.backend.name or type(self.backend).__name__!r}"
 
     def _start(
         self,
@@ -264,7 +310,7 @@ class TrialRunner:
         # that earlier suggestion (exact resume).
         replayed = finished.origin is TrialOrigin.RETRY and suggestion is None
         began = time.perf_counter()
-        self.backend.tell(observation_of(finished, suggestion, replayed=replayed))
+        self._tell(observation_of(finished, suggestion, replayed=replayed))
         self._telling += time.perf_counter() - began
         self._note_best(finished)
         for callback in self.callbacks:

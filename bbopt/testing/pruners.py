@@ -115,8 +115,8 @@ def _decisions(
         running.intermediate[step] = value
         judge = pruner if isinstance(pruner, Pruner) else pruner()
         answer = judge.prune(trials, running)
-        assert isinstance(answer, bool), f"prune returned {answer!r}, not a bool"
-        answers.append(answer)
+        assert isinstance(answer, (bool, np.bool_)), f"prune returned {answer!r}, not a bool"
+        answers.append(bool(answer))
     return answers
 
 
