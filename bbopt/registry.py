@@ -78,7 +78,27 @@ class Registry(Generic[T]):
                 )
                 continue
             for name, item in pairs:
-                self.register(name, item, replace=True)
+                self._add_plugin(entry_point, name, item)
+
+    def _add_plugin(self, entry_point: EntryPoint, name: str, item: T) -> None:
+        """Register an entry point's item, unless its name is taken (a built-in's, or an
+        earlier plugin's): then a warning names both, and the first keeps the name."""
+        taken = self._items.get(name)
+        if taken is not None and taken is not item:
+            warnings.warn(
+                f"{self.kind} entry point {entry_point.name!r} ({entry_point.value}) is "
+                f"skipped: {name!r} is already {_where(taken)}'s",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            return
+        self.register(name, item, replace=True)
+
+
+def _where(item: object) -> str:
+    """The module an item comes from, for messages."""
+    module = getattr(item, "__module__", None) or type(item).__module__
+    return str(module)
 
 
 C = TypeVar("C", bound=type)

@@ -205,6 +205,17 @@ def make_one():  # ... or returning a single one
 NOT_AN_OBJECTIVE = 42
 
 
+class NotSin(bbopt.Objective):  # a name bbopt has: skipped, with a warning
+    name = "toy.sin"
+    space = {"x": hp.uniform("x", 0, 1)}
+
+    def evaluate(self, params):
+        return 123.0
+
+
+NOT_SIN = NotSin()
+
+
 class DemoRandom(Backend):
     name = "demo.random"
     description = "random search from a plugin"
@@ -216,6 +227,10 @@ class DemoRandom(Backend):
 
     def tell(self, observation):
         pass
+
+
+class FakeTPE(DemoRandom):  # a built-in's name: skipped, with a warning
+    name = "hyperopt.tpe"
 '''
 
 PLUGIN_PYPROJECT = """
@@ -232,9 +247,11 @@ bowl = "demo_plugin:BOWL"
 several = "demo_plugin:make_objectives"
 single = "demo_plugin:make_one"
 broken = "demo_plugin:NOT_AN_OBJECTIVE"
+not_sin = "demo_plugin:NOT_SIN"
 
 [project.entry-points."bbopt.backends"]
 random = "demo_plugin:DemoRandom"
+fake_tpe = "demo_plugin:FakeTPE"
 
 [tool.setuptools]
 py-modules = ["demo_plugin"]
@@ -257,6 +274,8 @@ print(json.dumps({
     "best": study.best_loss,
     "trials": len(study.trials),
     "backend": study.backend_name,
+    "tpe_module": bbopt.backends.get_backend("hyperopt.tpe").__module__,
+    "sin_at_1": bbopt.get_objective("toy.sin").evaluate(1.0),
 }))
 """
 
@@ -305,6 +324,13 @@ def test_plugin_entry_points_are_found(tmp_path: Path) -> None:
     assert 0 <= report["best"] < 2.0
     broken = [w for w in report["warnings"] if "'broken'" in w]
     assert len(broken) == 1 and "not an Objective" in broken[0]
+    # names bbopt has stay bbopt's
+    assert report["tpe_module"] == "bbopt.backends.hyperopt"
+    assert report["sin_at_1"] != 123.0
+    skipped = sorted(w for w in report["warnings"] if "is skipped" in w)
+    assert len(skipped) == 2
+    assert "'fake_tpe' (demo_plugin:FakeTPE)" in skipped[0] and "'hyperopt.tpe'" in skipped[0]
+    assert "'not_sin' (demo_plugin:NOT_SIN)" in skipped[1] and "'toy.sin'" in skipped[1]
     # without the plugin on the path, none of it is there
     bare = subprocess.run(
         [sys.executable, "-c", "import bbopt; print(bbopt.list_objectives())"],
