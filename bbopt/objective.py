@@ -168,7 +168,7 @@ def _objectives_from_entry_point(entry_point: EntryPoint, loaded: object) -> lis
                 f"entry point gave {item!r}, not an Objective, a list of them or a "
                 "zero-argument callable returning either"
             )
-        found.append(item)
+        found.append(check_objective(item))
     return [(o.name, o) for o in found]
 
 
@@ -208,12 +208,13 @@ def register_objective(
     returns the Objective (which is still callable through ``.fn``).
     """
     if isinstance(name, Objective):
-        return registry.register(name.name, name, replace=replace)
+        return registry.register(name.name, check_objective(name), replace=replace)
     if not isinstance(name, str) or not name:
         raise ValueError(f"an objective name must be a non-empty string, got {name!r}")
     if space is None:
         raise ValueError("register_objective needs a space for a function objective")
     as_space(space)  # validate now, at definition time
+    _check_fidelity(name, fidelity)
 
     def decorator(fn: Callable[[Any], Any]) -> FunctionObjective:
         objective = FunctionObjective(
@@ -232,6 +233,32 @@ def register_objective(
         return objective
 
     return decorator
+
+
+def check_objective(objective: Objective) -> Objective:
+    """``objective`` if it can run: a name, a space that compiles, a ``Fidelity`` or None
+    as its fidelity; else a ValueError or TypeError saying what is wrong. Registration
+    checks it (an entry point that fails is skipped with a warning), so that a missing
+    space is not a run over nothing and a bad one not an error at every trial."""
+    if not isinstance(objective.name, str) or not objective.name:
+        raise ValueError(f"an objective name must be a non-empty string, got {objective.name!r}")
+    if objective.space is None:
+        raise ValueError(f"objective {objective.name!r} has no space")
+    _check_fidelity(objective.name, objective.fidelity)
+    try:
+        as_space(objective.space)
+    except (ValueError, TypeError) as exc:
+        kind = TypeError if isinstance(exc, TypeError) else ValueError
+        raise kind(f"objective {objective.name!r}: {exc}") from None
+    return objective
+
+
+def _check_fidelity(name: str, fidelity: object) -> None:
+    if fidelity is not None and not isinstance(fidelity, Fidelity):
+        raise TypeError(
+            f"objective {name!r}: fidelity must be a bbopt.Fidelity(name, min, max), "
+            f"got {fidelity!r}"
+        )
 
 
 def get_objective(name: str) -> Objective:

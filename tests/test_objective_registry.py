@@ -92,6 +92,40 @@ def test_register_objective_validates_its_space_at_definition() -> None:
         bbopt.register_objective("", space=hp.uniform("x", 0, 1))(lambda x: x)
 
 
+class _Unrunnable(bbopt.Objective):
+    def evaluate(self, params: Any) -> float:
+        return 0.0
+
+
+@pytest.mark.parametrize(
+    ("attributes", "error", "message"),
+    [
+        ({}, ValueError, "'test.broken' has no space"),
+        (
+            {"space": {"a": hp.uniform("x", 0, 1), "b": hp.uniform("x", 0, 1)}},
+            ValueError,
+            "'test.broken': duplicate label 'x'",
+        ),
+        (
+            {"space": hp.uniform("x", 0, 1), "fidelity": (1, 10)},
+            TypeError,
+            "fidelity must be a bbopt.Fidelity",
+        ),
+    ],
+)
+def test_an_objective_instance_is_checked_when_registered(
+    attributes: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """It was registered as it was: without a space, a run optimized nothing and said
+    it was done; with a tuple as fidelity every pruned trial failed."""
+    broken = type("Broken", (_Unrunnable,), {"name": "test.broken", **attributes})()
+    with pytest.raises(error, match=message):
+        bbopt.register_objective(broken)
+    assert "test.broken" not in bbopt.list_objectives()
+    with pytest.raises(TypeError, match="fidelity must be"):
+        bbopt.register_objective("test.tuple", space=hp.uniform("x", 0, 1), fidelity=(1, 10))
+
+
 def test_unknown_objective_lists_close_matches() -> None:
     with pytest.raises(UnknownNameError, match=r"Did you mean 'toy\.sin'") as info:
         bbopt.get_objective("toy.sine")
