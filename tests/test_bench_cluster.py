@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crashed_runs import dead_owner
 
 import bbopt
 from bbopt.storage import SQLiteStorage
@@ -56,13 +56,6 @@ def on_a_worker(spec: RunSpec) -> None:
     remote = run_remotely(spec, stored_copy(spec), ())
     assert remote.study is not None, remote.error
     store(spec, remote.study)
-
-
-def dead_owner() -> str:
-    """The owner stamp of a process of this host that has ended."""
-    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
-                          capture_output=True, text=True)  # fmt: skip
-    return f"{socket.gethostname()}:{done.stdout.strip()}:1"
 
 
 def orphan(spec: RunSpec, owner: str) -> None:

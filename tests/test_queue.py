@@ -4,6 +4,7 @@ claim, heartbeat, evaluate and record them; dead workers' trials are re-queued o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import os
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crashed_runs import leave_running
 
 import bbopt
 from bbopt import WorkQueue, hp
@@ -576,3 +578,22 @@ def test_mongo_trials_run_hyperopts_mongodb_mode(mongo_url: str) -> None:
     stored = bbopt.load_study("exp1", mongo_url)
     assert {t.worker for t in stored.trials} == {stored.trials[0].worker}
     assert stored.trials[0].worker and stored.trials[0].worker.endswith(f":{worker.pid}")
+
+
+def test_a_resumed_queue_driver_waits_for_its_reruns_before_queueing_new_points(
+    tmp_path: Path,
+) -> None:
+    """The driver of a killed queue run left two trials running. Resumed, it queues their
+    re-runs; queueing new points before those are told would draw their points again."""
+    run = functools.partial(bbopt.minimize, "queue.instant", backend="hyperopt.tpe", seed=0)
+    points = [t.flat_params for t in run(max_evals=10).trials]
+    storage = SQLiteStorage(tmp_path / "s.db")
+    run(max_evals=4, storage=storage, study="s")
+    leave_running(storage, "s", points[4:6], "hyperopt.tpe", seed=0)
+    worker = QueueWorker(_own(storage), "s", poll=0.005, idle_timeout=1.0)
+    thread, out = _in_thread(worker.run)
+    queue = WorkQueue(in_flight=3, poll=0.005)
+    resumed = run(max_evals=10, storage=storage, study="s", executor=queue, progress=False)
+    _result(thread, out)
+    done = [t.flat_params for t in resumed.trials if t.state is TrialState.DONE]
+    assert sorted(p["x"] for p in done) == sorted(p["x"] for p in points)

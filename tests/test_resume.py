@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -15,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crashed_runs import leave_running
 
 import bbopt
 from bbopt import hp
 from bbopt.backends import get_backend
+from bbopt.storage import as_storage
 from bbopt.trial import TrialState
 
 SPACE = {
@@ -221,3 +224,22 @@ def test_backends_without_exact_resume_still_resume_the_study(tmp_path: Path, ba
     assert len(study.finished_trials) == 12
     assert [t.origin for t in study.trials[5:7]] == ["backend", "retry"]
     assert study.trials[5].state is TrialState.ABANDONED
+
+
+def square(params: dict[str, float]) -> float:
+    return params["x"] ** 2
+
+
+def test_a_parallel_resume_runs_its_reruns_before_drawing_new_points(tmp_path: Path) -> None:
+    """A killed workers=2 run left two trials running. Resumed with workers=2, their
+    re-runs take both slots; a new ask before they are told would draw one of their
+    points again (the seeded backend replays the same sequence)."""
+    space = {"x": hp.uniform("x", -5, 5)}
+    run = functools.partial(bbopt.minimize, square, space, backend="hyperopt.tpe", seed=0)
+    points = [t.flat_params for t in run(max_evals=10).trials]
+    db = tmp_path / "s.db"
+    run(max_evals=4, storage=db, study="s")
+    leave_running(as_storage(db), "s", points[4:6], "hyperopt.tpe", seed=0)
+    resumed = run(max_evals=10, storage=db, study="s", workers=2, progress=False)
+    done = [t.flat_params for t in resumed.trials if t.state is TrialState.DONE]
+    assert sorted(p["x"] for p in done) == sorted(p["x"] for p in points)

@@ -25,7 +25,7 @@ from bbopt.execution.channel import ReportInbox
 from bbopt.execution.engine import Engine
 from bbopt.execution.plan import Execution
 from bbopt.execution.progress import Progress, warn_interrupted
-from bbopt.execution.runner import TrialRunner
+from bbopt.execution.runner import RERUN_POLL_SECONDS, TrialRunner, Wait
 from bbopt.execution.serial import INTERRUPTED
 from bbopt.execution.stop import StopRules
 from bbopt.execution.worker import Outcome, Task, pack_objective
@@ -193,17 +193,24 @@ def run_parallel(
     completed = False
     try:
         while True:
+            waiting = False
             while len(flights) < engine.slots:
                 study.stop_reason = rules.reached(study, runner.best_loss)
                 if study.stop_reason is not None:
                     break
                 trial = runner.start_next(pending, limit=rules.max_evals)
+                if trial is Wait.RERUN:  # its point must reach the backend first
+                    waiting = True
+                    break
                 if trial is None:  # processes sharing the study started the last trials
                     study.stop_reason = "max_evals"
                     break
                 flights.submit(Flight(trial))
             if not len(flights):
-                break
+                if not waiting:
+                    break
+                time.sleep(RERUN_POLL_SECONDS)  # another process runs that re-run
+                continue
             finished = len(study.finished_trials)
             flights.wait()
             for _ in range(len(study.finished_trials) - finished):

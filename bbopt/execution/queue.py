@@ -37,7 +37,7 @@ from typing import Any
 
 from bbopt.errors import UnknownNameError
 from bbopt.execution.progress import Progress, warn_interrupted
-from bbopt.execution.runner import TrialRunner
+from bbopt.execution.runner import TrialRunner, Wait
 from bbopt.execution.serial import INTERRUPTED
 from bbopt.execution.stop import StopRules
 from bbopt.objective import Objective, get_objective
@@ -305,9 +305,11 @@ def run_queue(
                     withdraw(study, f"the driver stopped ({study.stop_reason})")
             active = study.active_trials
             if not stopping and queue.has_room(active):
-                if runner.queue_next(pending, limit=rules.max_evals) is None:
+                queued = runner.queue_next(pending, limit=rules.max_evals)
+                if queued is None:
                     study.stop_reason, stopping = "max_evals", True  # other drivers took the last
-                continue
+                if queued is not Wait.RERUN:  # else wait: a re-run's point comes back first
+                    continue
             if stopping and not active:
                 break
             idle.check(active)

@@ -9,6 +9,7 @@ suggestions and observations.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 import os
 import socket
@@ -24,6 +25,7 @@ from bbopt.objective import Objective, evaluate_point
 from bbopt.pruners import Pruner
 from bbopt.space import Space
 from bbopt.storage import StudyFullError
+from bbopt.storage.owners import owner_is_gone
 from bbopt.study import Study
 from bbopt.trial import Result, Trial, TrialOrigin, TrialState
 
@@ -77,6 +79,16 @@ def finished_trial(
     )
 
 
+#: How long a loop that waits for a re-run another process runs sleeps between looks.
+RERUN_POLL_SECONDS = 0.2
+
+
+class Wait(enum.Enum):
+    """What :meth:`TrialRunner.start_next` gives while nothing may start yet."""
+
+    RERUN = "a re-run of this seed's point is unfinished (TrialRunner.awaits_reruns)"
+
+
 class TrialRunner:
     """Starts trials (re-runs first, then warm-start points, then the backend's picks),
     records their results in the study and tells the backend; the run's ``pruner``
@@ -101,6 +113,7 @@ class TrialRunner:
         self._suggestions: dict[int, Suggestion] = {}  # trial id -> the backend's suggestion
         self._told: set[int] = set()  # trials the backend knows
         self._telling = 0.0  # seconds in backend.tell since the last ask
+        self._reruns: set[int] = set()  # re-runs of this seed's points, not told yet
 
     # -- what the backend knows --------------------------------------------------------
 
@@ -109,6 +122,11 @@ class TrialRunner:
         the warm-start points not evaluated yet."""
         for trial in self.study.finished_trials:
             self._tell_known(trial, replayed=trial.origin is not TrialOrigin.WARM_START)
+        self._reruns = {
+            t.tid
+            for t in self.study.queued_trials
+            if t.origin is TrialOrigin.RETRY and t.seed == self.study.seed
+        }
         seen = [
             t.flat_params
             for t in self.study.trials
@@ -129,8 +147,8 @@ class TrialRunner:
             suggestion = self._suggestions.pop(trial.tid, None)
             if suggestion is None and trial.retry_of is not None:
                 suggestion = self._suggestions.pop(trial.retry_of, None)
-            if suggestion is None:
-                self._tell_known(trial, replayed=False)
+            if suggestion is None:  # a re-run of this seed's point stands for its suggestion
+                self._tell_known(trial, replayed=trial.tid in self._reruns)
             else:
                 self._conclude(trial, suggestion)
 
@@ -139,6 +157,7 @@ class TrialRunner:
         if trial.tid in self._told:
             return
         self._told.add(trial.tid)
+        self._reruns.discard(trial.tid)
         self._tell(observation_of(trial, replayed=replayed))
         self._note_best(trial)
 
@@ -148,13 +167,16 @@ class TrialRunner:
 
     # -- a trial's life ------------------------------------------------------------------
 
-    def start_next(self, pending: list[dict[str, Any]], limit: int | None = None) -> Trial | None:
+    def start_next(
+        self, pending: list[dict[str, Any]], limit: int | None = None
+    ) -> Trial | Wait | None:
         """Start the next trial: a queued re-run of an abandoned trial, else the first
         pending warm-start point, else the backend's pick.
 
         ``limit`` (``max_evals``) caps the study's trials that are not re-runs, atomically
         in the storage: None when the study holds them (other processes sharing the
-        study took the last ones)."""
+        study took the last ones). :attr:`Wait.RERUN` instead of the backend's pick
+        while :meth:`awaits_reruns`."""
         self.sync()
         for queued in self.study.queued_trials:
             claimed = self._claim(queued)
@@ -162,17 +184,33 @@ class TrialRunner:
                 return claimed
         return self._next(pending, TrialState.RUNNING, limit)
 
-    def queue_next(self, pending: list[dict[str, Any]], limit: int | None = None) -> Trial | None:
+    def queue_next(
+        self, pending: list[dict[str, Any]], limit: int | None = None
+    ) -> Trial | Wait | None:
         """Queue the next point for queue workers, who claim it: the first pending warm-start
         point, else the backend's pick (queued re-runs are already theirs); ``limit`` as
         for :meth:`start_next`."""
         return self._next(pending, TrialState.QUEUED, limit)
 
+    def awaits_reruns(self) -> bool:
+        """Whether re-runs of points this seed drew are still unfinished. A resumed study
+        queues a re-run of each abandoned trial; until the backend is told them, an
+        identically seeded backend would suggest their points again, so a loop with
+        such a re-run in flight waits for it instead of asking. A re-run that another
+        process holds and that process ended (or gave up) is no longer waited for."""
+        for tid in list(self._reruns):
+            trial = self.study.trial(tid)
+            if trial is None or not _awaited(trial):
+                self._reruns.discard(tid)
+        return bool(self._reruns)
+
     def _next(
         self, pending: list[dict[str, Any]], state: TrialState, limit: int | None
-    ) -> Trial | None:
+    ) -> Trial | Wait | None:
         if pending:
             return self._start(pending.pop(0), TrialOrigin.WARM_START, state, limit)
+        if self.awaits_reruns():
+            return Wait.RERUN
         began = time.perf_counter()
         suggestion = self._ask()
         # the backend's time for this point: its ask, and the tells since the last ask
@@ -306,6 +344,7 @@ class TrialRunner:
     def _conclude(self, finished: Trial, suggestion: Suggestion | None) -> None:
         """Tell the backend and the callbacks about a finished trial this run started."""
         self._told.add(finished.tid)
+        self._reruns.discard(finished.tid)
         # A re-run of an abandoned backend point that this run did not suggest stands for
         # that earlier suggestion (exact resume).
         replayed = finished.origin is TrialOrigin.RETRY and suggestion is None
@@ -350,3 +389,10 @@ def _state_of(result: Result) -> TrialState:
     if result.pruned:
         return TrialState.PRUNED
     return TrialState.DONE if result.ok else TrialState.FAILED
+
+
+def _awaited(rerun: Trial) -> bool:
+    """Whether a re-run may still finish: queued, or running in a process still alive."""
+    if rerun.state is TrialState.RUNNING:
+        return not owner_is_gone(rerun.owner)
+    return rerun.state is TrialState.QUEUED

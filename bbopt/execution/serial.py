@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from bbopt.execution.progress import Progress, warn_interrupted
-from bbopt.execution.runner import TrialRunner, worker_name
+from bbopt.execution.runner import RERUN_POLL_SECONDS, TrialRunner, Wait, worker_name
 from bbopt.execution.stop import StopRules
 from bbopt.objective import prepare_objective
 
@@ -33,6 +34,9 @@ def run_serial(
             if reason is not None:
                 break
             trial = runner.start_next(pending, limit=rules.max_evals)
+            if trial is Wait.RERUN:  # another process runs a re-run of this seed's point
+                time.sleep(RERUN_POLL_SECONDS)
+                continue
             if trial is None:  # processes sharing the study started the last trials
                 reason = "max_evals"
                 break
