@@ -243,3 +243,24 @@ def test_a_parallel_resume_runs_its_reruns_before_drawing_new_points(tmp_path: P
     resumed = run(max_evals=10, storage=db, study="s", workers=2, progress=False)
     done = [t.flat_params for t in resumed.trials if t.state is TrialState.DONE]
     assert sorted(p["x"] for p in done) == sorted(p["x"] for p in points)
+
+
+def test_a_run_sharing_a_study_reruns_the_trial_a_dead_peer_left_running(tmp_path: Path) -> None:
+    """Another process on the study took a trial and was killed during this run: at
+    max_evals, this run abandons that trial and runs it again, instead of ending a
+    trial short with one 'running' forever."""
+    db = tmp_path / "s.db"
+    storage = as_storage(db)
+    space = {"x": hp.uniform("x", -5, 5)}
+
+    def peer_dies_once(study: bbopt.Study, trial: Any) -> None:
+        if trial.tid == 0:
+            leave_running(storage, "s", [{"x": 0.5}], "hyperopt.tpe", seed=1)
+
+    study = bbopt.minimize(
+        square, space, backend="hyperopt.tpe", max_evals=6, seed=0, storage=db, study="s",
+        callbacks=[peer_dies_once],
+    )  # fmt: skip
+    assert study.count_by_state() == {"done": 6, "abandoned": 1}
+    (rerun,) = [t for t in study.trials if t.retry_of is not None]
+    assert rerun.flat_params == {"x": 0.5} and rerun.state is TrialState.DONE

@@ -195,7 +195,7 @@ def run_parallel(
         while True:
             waiting = False
             while len(flights) < engine.slots:
-                study.stop_reason = rules.reached(study, runner.best_loss)
+                study.stop_reason = runner.stop_reason(rules)
                 if study.stop_reason is not None:
                     break
                 trial = runner.start_next(pending, limit=rules.max_evals)

@@ -21,6 +21,7 @@ from typing import Any
 from bbopt.backends import Backend, Observation, Suggestion
 from bbopt.errors import BackendError, BBoptError
 from bbopt.execution.pruning import Pruning
+from bbopt.execution.stop import StopRules
 from bbopt.objective import Objective, evaluate_point
 from bbopt.pruners import Pruner
 from bbopt.space import Space
@@ -183,6 +184,25 @@ class TrialRunner:
             if claimed is not None:
                 return claimed
         return self._next(pending, TrialState.RUNNING, limit)
+
+    def stop_reason(self, rules: StopRules) -> str | None:
+        """The stop rule that fires now, if any. At ``max_evals`` in a shared study, a
+        trial left running by another process that has ended is abandoned and its
+        re-run queued here first (the study would end a trial short, that trial
+        'running' for ever): then the run goes on."""
+        reason = rules.reached(self.study, self.best_loss)
+        if reason == "max_evals" and self._adopt_orphans():
+            return rules.reached(self.study, self.best_loss)
+        return reason
+
+    def _adopt_orphans(self) -> bool:
+        """Abandon the trials of a shared study whose process has ended and queue their
+        re-runs; whether one waits to run."""
+        if not self.study.storage.shared:
+            return False
+        self.study.refresh()
+        self.study.recover()
+        return bool(self.study.queued_trials)
 
     def queue_next(
         self, pending: list[dict[str, Any]], limit: int | None = None

@@ -30,7 +30,7 @@ def run_serial(
     try:
         while True:
             runner.sync()  # the rules count what other processes of a shared study did
-            reason = rules.reached(study, runner.best_loss)
+            reason = runner.stop_reason(rules)
             if reason is not None:
                 break
             trial = runner.start_next(pending, limit=rules.max_evals)
