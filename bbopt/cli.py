@@ -268,7 +268,9 @@ def _add_run(commands: Any) -> None:
         metavar="WHERE",
         help="an SQLite file or a mongodb://host:port/db address",
     )
-    command.add_argument("--study", default=None, metavar="NAME", help="default: the objective")
+    command.add_argument(
+        "--study", type=_name, default=None, metavar="NAME", help="default: the objective"
+    )
     command.add_argument(
         "--option",
         type=option_argument,
@@ -376,6 +378,13 @@ def _seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text}")
     return value
+
+
+def _name(text: str) -> str:
+    """An argparse type: a non-empty name."""
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
 
 
 def _executor(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from bbopt.execution import (
 from bbopt.objective import Objective, resolve_objective
 from bbopt.pruners import Pruner, create_pruner
 from bbopt.space import as_space
-from bbopt.storage import InMemoryStorage, StorageLike, as_storage
+from bbopt.storage import InMemoryStorage, Storage, StorageLike, as_storage
 from bbopt.study import Study
 from bbopt.versions import library_versions
 
@@ -67,7 +68,8 @@ def minimize(
     :class:`~bbopt.objective.Objective` or a registered objective's name. The
     backend is a registered name (``"hyperopt.tpe"``, ...), a Backend class or an
     instance; ``backend_options`` go to its constructor. ``seed`` makes the run
-    reproducible; without one a seed is drawn and recorded (``study.seed``).
+    reproducible; without one a stored study being resumed keeps the seed it was stored
+    with, and a new study draws one and records it (``study.seed``).
     ``points_to_evaluate`` are flat label -> value dicts (choices as indices)
     evaluated first (warm start).
 
@@ -108,28 +110,41 @@ def minimize(
     )
     compiled = as_space(objective.space)
     rules = StopRules(max_evals, timeout, loss_threshold, early_stop)
-    seed = draw_seed() if seed is None else seed
-    backend_obj = create_backend(
-        backend, compiled, seed, backend_options, max_evals=max_evals, objective=objective
-    )
+    if study is not None and (not isinstance(study, str) or not study):
+        raise ValueError(f"a study name must be a non-empty string, got {study!r}")
+    study_name = objective.name if study is None else study
     if isinstance(points_to_evaluate, Mapping):  # one point where a list of them goes
         raise TypeError("points_to_evaluate is a list of points: give [point], not point")
     warm = [compiled.validate_flat(point) for point in points_to_evaluate or ()]
-    backend_name = backend_obj.name or type(backend_obj).__name__
-    store = InMemoryStorage() if storage is None else as_storage(storage)
-    wanted = Study(
-        study or objective.name,
-        compiled,
-        objective=objective.name,
-        backend=backend_name,
-        backend_options=dict(backend_obj.options),  # also those of a given instance
-        seed=backend_obj.seed,
-        f_star=objective.f_star,
-        versions=library_versions(
-            type(backend_obj).__module__.partition(".")[0], backend_name.partition(".")[0]
-        ),
-    )
-    try:
+    with contextlib.ExitStack() as cleanup:
+        store = InMemoryStorage() if storage is None else as_storage(storage)
+        if store is not storage:  # opened here from a path: close it (reopened on use)
+            cleanup.callback(store.close)
+        if seed is None:  # a stored study resumes with its seed, else one is drawn
+            seed = _stored_seed(store, study_name)
+        backend_obj = create_backend(
+            backend,
+            compiled,
+            draw_seed() if seed is None else seed,
+            backend_options,
+            max_evals=max_evals,
+            objective=objective,
+        )
+        if backend_obj is not backend:  # made here from a name or class
+            cleanup.callback(backend_obj.close)
+        backend_name = backend_obj.name or type(backend_obj).__name__
+        wanted = Study(
+            study_name,
+            compiled,
+            objective=objective.name,
+            backend=backend_name,
+            backend_options=dict(backend_obj.options),  # also those of a given instance
+            seed=backend_obj.seed,
+            f_star=objective.f_star,
+            versions=library_versions(
+                type(backend_obj).__module__.partition(".")[0], backend_name.partition(".")[0]
+            ),
+        )
         study_obj = Study.open(store, wanted)
         runner = TrialRunner(
             objective, compiled, backend_obj, study_obj, callbacks or (), pruner_obj
@@ -142,9 +157,11 @@ def minimize(
             run_queue(runner, rules, warm, progress, queue)
         else:
             run_parallel(runner, rules, warm, progress, execution)
-    finally:
-        if store is not storage:  # opened here from a path: close it (reopened on use)
-            store.close()
-        if backend_obj is not backend:  # made here from a name or class
-            backend_obj.close()
     return study_obj
+
+
+def _stored_seed(store: Storage, study: str) -> int | None:
+    """The seed study ``study`` was stored with, if it exists: running the same command
+    again without a seed resumes it as it began (exactly, for hyperopt's backends)."""
+    record = store.get_study(study)
+    return None if record is None else record.seed

@@ -147,6 +147,7 @@ def test_run_stores_the_study_prints_the_best_trial_and_resumes(
         (["run", "toy.sin", "--trial-timeout", "soon"], ["expected a number of seconds"]),
         (["run", "toy.sin", "--seed", "-3"], ["--seed", "must be >= 0"]),
         (["run", "toy.sin", "--seed", str(2**32)], ["--seed", "must be <= 4294967295"]),
+        (["run", "toy.sin", "--study", ""], ["--study", "must not be empty"]),
         (
             ["run", "toy.sin", "--backend", "optuna.qmc", "--option", "qmc_type=foo"],
             ["optuna.qmc refused its options (qmc_type='foo')"],

@@ -264,3 +264,24 @@ def test_a_run_sharing_a_study_reruns_the_trial_a_dead_peer_left_running(tmp_pat
     assert study.count_by_state() == {"done": 6, "abandoned": 1}
     (rerun,) = [t for t in study.trials if t.retry_of is not None]
     assert rerun.flat_params == {"x": 0.5} and rerun.state is TrialState.DONE
+
+
+def test_a_run_without_a_seed_resumes_a_stored_study_with_its_seed(tmp_path: Path) -> None:
+    """The same command again (no seed given) continues the study exactly as it began,
+    rather than under a new seed."""
+    db = tmp_path / "s.db"
+    space = {"x": hp.uniform("x", -5, 5)}
+
+    def interrupt_at_3(study: bbopt.Study, trial: Any) -> None:
+        if trial.tid == 3:
+            raise KeyboardInterrupt
+
+    run = functools.partial(bbopt.minimize, square, space, backend="hyperopt.tpe", study="s")
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        first = run(max_evals=8, storage=db, callbacks=[interrupt_at_3])
+    resumed = run(max_evals=8, storage=db)
+    assert resumed.seed == first.seed and {t.seed for t in resumed.trials} == {first.seed}
+    whole = run(max_evals=8, seed=first.seed)
+    assert [t.flat_params for t in resumed.trials] == [t.flat_params for t in whole.trials]
+    with pytest.raises(ValueError, match="a study name must be a non-empty string"):
+        run(max_evals=1, study="")
