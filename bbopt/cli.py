@@ -624,6 +624,9 @@ def _short(text: str, width: int = 70) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
+    """Aligned columns; a cell's own line breaks and tabs are escaped, so that a crafted
+    study name cannot add a row."""
+    rows = [[cell.replace("\n", "\\n").replace("\t", "\\t") for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

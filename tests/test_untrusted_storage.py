@@ -326,3 +326,12 @@ def test_terminal_control_characters_from_a_file_are_printed_escaped(tmp_path: P
         assert done.returncode == 0, done.stderr
         assert "\x1b" not in done.stdout and "\x07" not in done.stdout
         assert "tpe\\x1b]0;PWNED\\x07\\x1b[2J" in done.stdout
+
+
+def test_a_line_break_in_a_stored_name_does_not_add_a_row_to_the_listing(tmp_path: Path) -> None:
+    db = stored_study(tmp_path)
+    execute(db, "UPDATE studies SET backend = ?", "tpe\nfake  row\t1")
+    done = cli("studies", "--storage", db, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 2  # the header and the one study
+    assert "tpe\\nfake  row\\t1" in done.stdout
