@@ -73,26 +73,45 @@ def _level(runs: Sequence[Curve], max_cost: float | None) -> float:
     return max_cost if max_cost is not None else min(float(c.cost[-1]) for c in runs)
 
 
+#: Stands for an infinite regret (a run with no full-fidelity result within the level) in
+#: percentiles and rank tests: the worst value, ranked as such, where inf would give NaN
+#: (inf - inf) in an interpolation or be dropped from a test.
+_WORST = 1e300
+
+
+def _ranked(values: Sequence[float]) -> np.ndarray:
+    """``values`` with +inf as :data:`_WORST`."""
+    array = np.asarray(values, float)
+    return np.where(np.isposinf(array), _WORST, array)
+
+
+def _percentiles(values: Sequence[float], qs: Sequence[float]) -> list[float]:
+    """Percentiles, inf where they reach into the infinite values."""
+    found = np.percentile(_ranked(values), qs)
+    return [math.inf if q > _WORST * 1e-100 else float(q) for q in found]  # reached into inf
+
+
 def _row(objective: str, entry: str, runs: dict[int, Curve], level: float) -> CostRow:
-    regrets = np.array([c.regret_at(level) for c in runs.values()])
+    regrets = [c.regret_at(level) for c in runs.values()]
     within = [np.flatnonzero(c.cost <= level + 1e-9) for c in runs.values()]
     walls = [
         float(c.wall[w[-1]]) if len(w) else 0.0 for c, w in zip(runs.values(), within, strict=True)
     ]
-    p25, median, p75 = np.percentile(regrets, [25, 50, 75]) if len(regrets) else [math.nan] * 3
+    p25, median, p75 = _percentiles(regrets, [25, 50, 75]) if regrets else [math.nan] * 3
     return CostRow(
-        objective, entry, len(runs), level, float(median), float(p25), float(p75),
+        objective, entry, len(runs), level, median, p25, p75,
         float(np.median(walls)), float(np.median([len(w) for w in within])),
     )  # fmt: skip
 
 
 def paired_p_value(better: Sequence[float], worse: Sequence[float]) -> float:
-    """One-sided Wilcoxon signed-rank p-value that ``better`` < ``worse`` (paired)."""
+    """One-sided Wilcoxon signed-rank p-value that ``better`` < ``worse`` (paired). An
+    infinite regret (no full-fidelity result yet) counts as the worst, not as missing."""
     from scipy import stats
 
-    a, b = np.asarray(better, float), np.asarray(worse, float)
-    finite = np.isfinite(a) & np.isfinite(b)
-    a, b = a[finite], b[finite]
+    a, b = _ranked(better), _ranked(worse)
+    known = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[known], b[known]
     if len(a) == 0 or np.all(a == b):
         return 1.0
     return float(stats.wilcoxon(a, b, alternative="less", zero_method="zsplit").pvalue)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import bbopt
 from bbopt.objectives import multifidelity as mf
 from bbopt.objectives.iterative import IterativeSGD
 from bbopt.trial import Trial, TrialState
-from benchmarks.cost import CostCap, curve, trial_cost
-from benchmarks.cost_report import paired_p_value
+from benchmarks.cost import CostCap, Curve, curve, trial_cost
+from benchmarks.cost_report import compare, paired_p_value
 from benchmarks.entries import check_entry, split_entry
 from benchmarks.run import main
 
@@ -75,6 +77,27 @@ def test_paired_test_points_the_right_way() -> None:
     low, high = [0.1, 0.2, 0.3, 0.1, 0.2, 0.3, 0.1], [1.0, 1.1, 1.2, 1.0, 1.3, 1.4, 1.0]
     assert paired_p_value(low, high) < 0.05 < paired_p_value(high, low)
     assert paired_p_value(low, low) == 1.0
+
+
+def test_a_run_without_a_full_fidelity_result_counts_as_the_worst() -> None:
+    """Its regret is inf: percentiles came out NaN, which passed every 'lower median'
+    check (an entry tested against itself, and both ways), and the test dropped it."""
+    assert paired_p_value([1.0] * 10, [0.5, 0.6] + [math.inf] * 8) < 0.01
+    one = np.array([1.0])
+
+    def run(regret: float) -> Curve:
+        return Curve(cost=one, wall=one, regret=np.array([regret]))
+
+    curves = {
+        ("f", "never"): {k: run(math.inf) for k in range(6)},
+        ("f", "twice"): {k: run(0.1 if k < 2 else math.inf) for k in range(6)},
+        ("f", "always"): {k: run(0.5) for k in range(6)},
+    }
+    rows, tests = compare(curves, ["f"], ["never", "twice", "always"], max_cost=1.0)
+    medians = {r.entry: r.regret_median for r in rows}
+    assert medians == {"never": math.inf, "twice": math.inf, "always": 0.5}
+    assert {(t.better, t.worse) for t in tests} == {("always", "never"), ("always", "twice")}
+    assert all(t.better != t.worse for t in tests)
 
 
 @pytest.mark.slow
