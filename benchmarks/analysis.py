@@ -208,11 +208,18 @@ def analyze_runs(
     return results, notes
 
 
+def ranked_backends(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> list[str]:
+    """The backends ranks and tests compare: those with results on some objective (one
+    that finished no run anywhere would leave no objective complete, so no ranks)."""
+    return [b for b in backends if any(_has(r, b) for r in results)]
+
+
 def complete_results(
     results: Sequence[ObjectiveResult], backends: Sequence[str]
 ) -> list[ObjectiveResult]:
-    """The objectives on which every backend has results (the ones ranks compare)."""
-    return [r for r in results if all(_has(r, b) for b in backends)]
+    """The objectives on which every ranked backend has results (the ones ranks compare)."""
+    ranked = ranked_backends(results, backends)
+    return [r for r in results if all(_has(r, b) for b in ranked)]
 
 
 def overall(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> list[OverallRow]:
@@ -221,16 +228,18 @@ def overall(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> list
     Only objectives where every backend has results take part in the ranks; also
     sets each per-objective row's ``rank``.
     """
+    ranked = ranked_backends(results, backends)
     complete = complete_results(results, backends)
-    ranks = np.full((0, len(backends)), np.nan)
+    ranks = np.full((0, len(ranked)), np.nan)
     if complete:
-        regrets = np.array([[_row(r, b).regret_median for b in backends] for r in complete])
+        regrets = np.array([[_row(r, b).regret_median for b in ranked] for r in complete])
         ranks = stats.rank_rows(regrets)
         for result, row_ranks in zip(complete, ranks, strict=True):
-            for backend, rank in zip(backends, row_ranks, strict=True):
+            for backend, rank in zip(ranked, row_ranks, strict=True):
                 _row(result, backend).rank = float(rank)
+    mean_rank = {b: float(ranks[:, i].mean()) for i, b in enumerate(ranked)} if complete else {}
     table = []
-    for i, backend in enumerate(backends):
+    for backend in backends:
         mine = [r for r in results if _has(r, backend)]
         rows = [_row(r, backend) for r in mine]
         vs_best = [
@@ -242,7 +251,7 @@ def overall(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> list
         table.append(
             OverallRow(
                 backend=backend,
-                mean_rank=float(ranks[:, i].mean()) if complete else math.nan,
+                mean_rank=mean_rank.get(backend, math.nan),
                 mean_score=score.value,
                 score_low=score.low,
                 score_high=score.high,
@@ -258,7 +267,14 @@ def overall(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> list
                 wall_s_total=float(sum(row.wall_s_total for row in rows)),
             )
         )
-    return sorted(table, key=lambda r: (math.isnan(r.mean_rank), r.mean_rank, r.mean_score))
+    return sorted(table, key=_rank_order)
+
+
+def _rank_order(row: OverallRow) -> tuple[bool, float, bool, float]:
+    """Mean rank, then mean score; a backend without one after those with it."""
+    rank, score = row.mean_rank, row.mean_score
+    return (math.isnan(rank), 0.0 if math.isnan(rank) else rank,
+            math.isnan(score), 0.0 if math.isnan(score) else score)  # fmt: skip
 
 
 @dataclass
@@ -281,7 +297,9 @@ class Comparison:
 
 def compare(results: Sequence[ObjectiveResult], backends: Sequence[str]) -> Comparison:
     """Friedman test on the ranks of median final regret over the complete objectives,
-    then pairwise Wilcoxon signed-rank tests on the objectives' scores, Holm-adjusted."""
+    then pairwise Wilcoxon signed-rank tests on the objectives' scores, Holm-adjusted;
+    among the :func:`ranked_backends`."""
+    backends = ranked_backends(results, backends)
     complete = complete_results(results, backends)
     regrets = np.array([[_row(r, b).regret_median for b in backends] for r in complete])
     scores = np.array([[_row(r, b).score for b in backends] for r in complete])

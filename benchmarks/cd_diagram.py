@@ -21,7 +21,8 @@ _BAR = 0.4  # vertical distance between two clique bars
 def caption(comparison: Comparison) -> str:
     """What the diagram shows, with the Friedman p-value, in one sentence."""
     friedman = (
-        "Friedman test not applicable (needs 3 backends and 2 objectives)"
+        "Friedman test not applicable (needs 3 backends and 2 objectives on which they all "
+        "have results)"
         if math.isnan(comparison.friedman_p)
         else f"Friedman p = {comparison.friedman_p:.2g}"
     )

@@ -330,6 +330,7 @@ def publish(
     )
     table = analysis.overall(results, backends)
     comparison = analysis.compare(results, backends)
+    notes += _unranked(results, backends, comparison)
     twins = analysis.twins(analysis.cells_from_runs(runs), backends)
     notes += report.caveats(results, comparison, twins)
     info = dataclasses.replace(info, notes=(*info.notes, *notes))
@@ -342,6 +343,26 @@ def publish(
     written.append(page.write_index(folder, results, table, comparison, info))
     print(f"wrote {len(written)} files to {folder}/ (open index.html)")
     return table, comparison
+
+
+def _unranked(
+    results: Sequence[analysis.ObjectiveResult],
+    backends: Sequence[str],
+    comparison: analysis.Comparison,
+) -> list[str]:
+    """Notes on what the ranks and tests leave out."""
+    ranked = set(comparison.backends)
+    notes = [
+        f"{b}: no run finished on any objective, left out of the ranks and tests"
+        for b in backends
+        if b not in ranked
+    ]
+    if results and comparison.objectives < len(results):
+        notes.append(
+            f"ranks and tests use the {comparison.objectives} of {len(results)} objectives "
+            "on which every ranked backend has results"
+        )
+    return notes
 
 
 def _print_verdict(

@@ -7,6 +7,7 @@ bench``, ``--import``, errors).
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 import subprocess
@@ -385,3 +386,22 @@ def test_the_report_is_written_when_a_backend_or_an_objective_has_no_result(
     assert "report-test.always-fails: no successful trial in any run, left out" in summary
     assert "toy.sin,bbopt.random,2," in (out / "summary.csv").read_text()
     assert (out / "index.html").exists() and (out / "cd.png").exists()
+
+
+def test_a_backend_with_no_finished_run_is_ranked_last_and_the_others_are_compared(
+    tmp_path: Path,
+) -> None:
+    """It used to leave no objective complete: no ranks, no Friedman test, and the
+    ranking table in no order (the failed backend first)."""
+    command = [sys.executable, "-m", "benchmarks.run", "--objectives", "toy.sin,synthetic.branin"]
+    command += ["--backends", "bbopt.bohb,hyperopt.rand,optuna.random,bbopt.random"]
+    command += ["--seeds", "2", "--budget", "4", "--jobs", "1", "--no-figures"]
+    command += ["--results-dir", str(tmp_path), "--name", "t", "--no-progress"]
+    subprocess.run(command, cwd=tmp_path, capture_output=True, check=False)
+    with (tmp_path / "t" / "ranking.csv").open(newline="") as handle:
+        ranking = list(csv.DictReader(handle))
+    assert [row["backend"] for row in ranking][-1] == "bbopt.bohb"
+    assert all(row["mean_rank"] not in ("", "nan") for row in ranking[:-1])
+    summary = (tmp_path / "t" / "summary.md").read_text()
+    assert "bbopt.bohb: no run finished on any objective, left out of the ranks" in summary
+    assert "Friedman p = " in summary
