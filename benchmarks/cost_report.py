@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ class CostRow:
     regret_p75: float
     wall_median: float  # seconds to spend the level
     trials_median: float  # finished trials within the level
+    short_runs: int = 0  # runs that ended (the --budget cap) before spending the level
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,10 @@ def _row(objective: str, entry: str, runs: dict[int, Curve], level: float) -> Co
         float(c.wall[w[-1]]) if len(w) else 0.0 for c, w in zip(runs.values(), within, strict=True)
     ]
     p25, median, p75 = _percentiles(regrets, [25, 50, 75]) if regrets else [math.nan] * 3
+    short = sum(float(c.cost[-1]) < level - 1e-9 for c in runs.values())
     return CostRow(
         objective, entry, len(runs), level, median, p25, p75,
-        float(np.median(walls)), float(np.median([len(w) for w in within])),
+        float(np.median(walls)), float(np.median([len(w) for w in within])), short,
     )  # fmt: skip
 
 
@@ -188,6 +191,14 @@ def write_tables(folder: Path, rows: Sequence[CostRow], tests: Sequence[Comparis
             f"| {_fmt(r.regret_p25)} | {_fmt(r.regret_p75)} | {_fmt(r.wall_median)} "
             f"| {_fmt(r.trials_median)} |"
         )
+    short = [
+        f"- **Not at equal cost**: {r.short_runs} of {r.runs} runs of {r.entry} on "
+        f"{r.objective} ended before spending {_fmt(r.level)} (the --budget cap on "
+        "evaluations): raise --budget to compare them at the level."
+        for r in rows
+        if r.short_runs
+    ]
+    lines += ["", *short] if short else []
     lines += ["", "One-sided paired Wilcoxon signed-rank tests over common seeds:", ""]
     lines += ["| objective | lower regret | than | pairs | p |", "|---|---|---|---|---|"]
     lines += [
@@ -253,11 +264,19 @@ def summarize_cost(
     curves = load_curves(specs)
     rows, tests = compare(curves, objectives, entries, max_cost)
     written = write_tables(folder, rows, tests)
+    for row in rows:
+        if row.short_runs:
+            print(
+                f"warning: {row.short_runs} of {row.runs} runs of {row.entry} on {row.objective} "
+                f"ended before spending {_fmt(row.level)} cost units (raise --budget)",
+                file=sys.stderr,
+            )
     if figures:
         for objective in objectives:
             by_entry = {e: curves[(objective, e)] for e in entries if (objective, e) in curves}
             level = next((r.level for r in rows if r.objective == objective), None)
             if by_entry and level is not None:
                 written.append(write_figure(folder, objective, by_entry, level))
-    print(f"wrote {len(written)} cost files to {folder}/ (cost.md, cost.csv, figures)")
+    names = ", ".join(path.name for path in written)
+    print(f"wrote {len(written)} cost files to {folder}/ ({names})")
     return rows, tests

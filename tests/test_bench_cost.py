@@ -209,3 +209,21 @@ def test_capped_regret_counts_full_fidelity_trials_that_fit_in_the_budget() -> N
     assert regret.best == pytest.approx(-3.2 - mf.MF_HARTMANN6.f_star)
     assert not regret.add(mf.STEPS, -3.3)  # over the budget: not counted, the run ends
     assert regret.best == pytest.approx(-3.2 - mf.MF_HARTMANN6.f_star)
+
+
+def test_runs_capped_by_the_evaluation_budget_are_flagged_as_not_at_equal_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--results-dir", str(tmp_path), "--name", "c", "--no-progress", "--jobs", "1"]
+    args += ["--objectives", "mf.branin", "--seeds", "2", "--budget", "3", "--no-figures"]
+    args += ["--backends", "hyperopt.tpe", "--cost-budget", "4"]
+    assert main(args) == 0
+    rows = list(csv.DictReader((tmp_path / "c" / "cost.csv").open()))
+    assert {r["entry"]: int(r["short_runs"]) for r in rows} == {
+        "hyperopt.tpe": 2,
+        "hyperopt.rand": 2,
+    }
+    assert "2 of 2 runs of hyperopt.tpe on mf.branin" in (tmp_path / "c" / "cost.md").read_text()
+    out, err = capsys.readouterr()
+    assert "raise --budget" in err
+    assert "(cost.md, cost.csv)" in out  # no figures were asked for
