@@ -54,11 +54,14 @@ def check_kinds(options: Mapping[str, Any], takes: Callable[..., Any]) -> None:
 
 
 @contextmanager
-def options_refused(name: str, options: Mapping[str, Any] | None) -> Iterator[None]:
+def options_refused(
+    name: str, options: Mapping[str, Any] | None, failure: type[BBoptError]
+) -> Iterator[None]:
     """Around building backend or pruner ``name`` with the user's ``options``: a
     ValueError or TypeError it raises (its own check or its library's) becomes an
     OptionValueError, so that the command line reports it in one line as a bad option.
-    Without options the error is not about them and passes unchanged."""
+    Without options such an error is not about them and passes unchanged. Any other
+    exception (a plugin's constructor that breaks) becomes ``failure`` naming it."""
     try:
         yield
     except BBoptError:
@@ -68,3 +71,5 @@ def options_refused(name: str, options: Mapping[str, Any] | None) -> Iterator[No
             raise
         given = ", ".join(f"{key}={value!r}" for key, value in options.items())
         raise OptionValueError(f"{name} refused its options ({given}): {exc}") from exc
+    except Exception as exc:
+        raise failure(f"{name} failed to start: {exc!r}") from exc

@@ -147,3 +147,55 @@ def test_a_numpy_bool_is_an_answer() -> None:
         curve, space, backend="bbopt.random", max_evals=4, seed=0, pruner=answering(np.True_)
     )
     assert study.count_by_state() == {"pruned": 4}
+
+
+class Unstartable(Backend):
+    """A plugin whose constructor breaks (its library missing a file, say)."""
+
+    name = "test.unstartable"
+
+    def __init__(self, space: Any, seed: int | None = None) -> None:
+        raise RuntimeError("no model file")
+
+    def ask(self, n: int = 1) -> list[Suggestion]:
+        raise AssertionError("never asked")
+
+    def tell(self, observation: Observation) -> None:
+        raise AssertionError("never told")
+
+
+def test_a_backend_failing_to_start_is_one_error_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bbopt.backends import registry
+    from bbopt.cli import main
+
+    with pytest.raises(BackendError, match=r"backend 'test\.unstartable' failed to start"):
+        bbopt.minimize(lambda p: p["x"], SPACE, backend=Unstartable, max_evals=2, seed=0)
+    monkeypatch.setitem(registry._items, Unstartable.name, Unstartable)  # by name, this test only
+    storage = tmp_path / "s.db"
+    argv = ["run", "toy.sin", "--backend", "test.unstartable", "--max-evals", "2"]
+    assert main([*argv, "--storage", str(storage)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "bbopt: error: backend 'test.unstartable' failed to start: RuntimeError('no model file')"
+    ]
+
+
+class UnstartablePruner(Pruner):
+    name = "test.unstartable-pruner"
+
+    def __init__(self) -> None:
+        raise KeyError("rung table")
+
+    def prune(self, trials: Any, trial: Any) -> bool:
+        raise AssertionError("never asked")
+
+
+def test_a_pruner_failing_to_start_is_an_error_naming_it() -> None:
+    with pytest.raises(
+        PrunerError, match=r"pruner 'test\.unstartable-pruner' failed to start: KeyError"
+    ):
+        bbopt.minimize(
+            curve, {"x": hp.uniform("x", 0, 1)}, max_evals=2, seed=0, pruner=UnstartablePruner
+        )

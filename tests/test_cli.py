@@ -150,7 +150,7 @@ def test_run_stores_the_study_prints_the_best_trial_and_resumes(
         (["run", "toy.sin", "--study", ""], ["--study", "must not be empty"]),
         (
             ["run", "toy.sin", "--backend", "optuna.qmc", "--option", "qmc_type=foo"],
-            ["optuna.qmc refused its options (qmc_type='foo')"],
+            ["backend 'optuna.qmc' refused its options (qmc_type='foo')"],
         ),
         (
             ["run", "mf.branin", "--pruner", "hyperband", "--pruner-option", "max_resource=-5"],

@@ -217,7 +217,7 @@ def test_a_library_refusing_an_option_value_is_an_option_error_naming_the_backen
 
     space = {"x": hp.uniform("x", 0, 1)}
     with pytest.raises(
-        OptionValueError, match=r"optuna.qmc refused its options \(qmc_type='foo'\)"
+        OptionValueError, match=r"backend 'optuna\.qmc' refused its options \(qmc_type='foo'\)"
     ):
         create_backend("optuna.qmc", space, 0, {"qmc_type": "foo"})
     with pytest.raises(ValueError, match="needs a space"):  # no options: not about them

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bbopt.backends.base import Backend, Observation, Suggestion
+from bbopt.errors import BackendError
 from bbopt.option_checks import options_refused
 from bbopt.registry import ClassRegistry
 from bbopt.space import Space, as_space
@@ -105,5 +106,5 @@ def _backend_instance(
     options = dict(backend_options or {})
     if cls.budget_option is not None and max_evals is not None:
         options.setdefault(cls.budget_option, max_evals)
-    with options_refused(cls.name or cls.__name__, backend_options):
+    with options_refused(f"backend {cls.name or cls.__name__!r}", backend_options, BackendError):
         return cls(space, seed, **options)

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from bbopt.errors import UnknownOptionError
+from bbopt.errors import PrunerError, UnknownOptionError
 from bbopt.objective import Fidelity
 from bbopt.option_checks import options_refused
 from bbopt.pruners.base import Pruner, latest
@@ -89,7 +89,7 @@ def create_pruner(
         unknown = set(options) - set(accepted)
         if unknown:
             raise UnknownOptionError(cls.name or cls.__name__, unknown, accepted, kind="pruner")
-        with options_refused(f"pruner {cls.name or cls.__name__!r}", options):
+        with options_refused(f"pruner {cls.name or cls.__name__!r}", options, PrunerError):
             made = cls(**options)
     if made.fidelity is None:
         made.fidelity = fidelity
