@@ -187,6 +187,95 @@ def test_ctrl_c_as_a_write_begins_leaves_no_transaction_open(tmp_path: Path) -> 
     other.close()
 
 
+_DELETING_RUN = """
+import sys
+from pathlib import Path
+import bbopt
+from bbopt import hp
+
+path = Path(sys.argv[1])
+
+def evaluate(params):
+    if len(bbopt.load_study("s", path).trials) == 4:  # trial 3 runs: a clean-up script
+        path.unlink()
+    return params["x"]
+
+bbopt.minimize(evaluate, {"x": hp.uniform("x", -5, 5)}, max_evals=8, seed=0, storage=path,
+               study="s")
+"""
+
+
+def test_a_storage_file_deleted_mid_run_stops_it_and_saves_what_it_held(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    run = [sys.executable, "-c", _DELETING_RUN, str(path)]
+    ended = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert ended.returncode == 1 and "was deleted while this run wrote it" in ended.stderr
+    (rescued,) = tmp_path.glob("s.rescued-*.db")
+    assert str(rescued) in ended.stderr
+    assert list(tmp_path.glob("s.db*")) == []  # nothing at the path, no stale -wal file
+    trials = bbopt.load_study("s", rescued).trials  # trial 3, of the ended run, abandoned
+    assert [t.state for t in trials] == [TrialState.DONE] * 3 + [TrialState.ABANDONED]
+    os.replace(rescued, path)  # moved back, the study resumes where it stopped
+
+    def evaluate(params: dict[str, Any]) -> float:
+        return float(params["x"])
+
+    space = {"x": hp.uniform("x", -5, 5)}
+    again = bbopt.minimize(evaluate, space, max_evals=8, seed=0, storage=path, study="s")
+    assert sum(t.state is TrialState.DONE for t in again.trials) == 8
+    assert [t.flat_params for t in again.trials[:3]] == [t.flat_params for t in trials[:3]]
+
+
+def test_a_storage_file_replaced_mid_run_is_left_alone_and_the_study_saved(
+    tmp_path: Path,
+) -> None:
+    path, other = tmp_path / "s.db", tmp_path / "other.db"
+    bbopt.minimize(lambda p: p["x"], SPACE, max_evals=1, seed=1, storage=other, study="o")
+    calls = {"n": 0}
+
+    def evaluate(params: dict[str, Any]) -> float:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.replace(other, path)
+        return float(params["x"])
+
+    space = {"x": hp.uniform("x", -5, 5)}
+    with pytest.raises(StorageError, match="was replaced by another file while"):
+        bbopt.minimize(evaluate, space, max_evals=8, seed=0, storage=path, study="s")
+    (rescued,) = tmp_path.glob("s.rescued-*.db")
+    assert len(bbopt.load_study("s", rescued).trials) == 3
+
+
+def test_a_deleted_storage_folder_saves_the_study_in_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, spare = tmp_path / "results", tmp_path / "tmp"
+    folder.mkdir()
+    spare.mkdir()
+    monkeypatch.setenv("TMPDIR", str(spare))
+    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
+    path = folder / "s.db"
+
+    def evaluate(params: dict[str, Any]) -> float:
+        if (folder / "s.db").exists() and len(bbopt.load_study("s", path).trials) == 3:
+            for leftover in folder.iterdir():
+                leftover.unlink()
+            folder.rmdir()
+        return float(params["x"])
+
+    with pytest.raises(StorageError, match="was deleted while"):
+        bbopt.minimize(
+            evaluate,
+            {"x": hp.uniform("x", 0, 1)},
+            max_evals=6,
+            seed=0,
+            storage=path,
+            study="s",
+        )
+    (rescued,) = spare.glob("s.rescued-*.db")
+    assert len(bbopt.load_study("s", rescued).trials) == 3
+
+
 def test_list_studies_and_counts(tmp_path: Path) -> None:
     db = tmp_path / "studies.db"
     for name, evals in (("b", 5), ("a", 3)):

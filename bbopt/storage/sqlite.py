@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -98,6 +99,29 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Device and inode of ``path`` (None when it is gone): tells a file deleted or
+    replaced while a connection holds it open."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _rescue_path(path: Path) -> Path:
+    """Where to save what a deleted storage file held: beside it while its folder is
+    there, else in the temporary folder; never over an existing file."""
+    folder = path.parent if path.parent.is_dir() else Path(tempfile.gettempdir())
+    stem = f"{path.stem}.rescued-{os.getpid()}"
+    target = folder / f"{stem}{path.suffix}"
+    for number in range(1, 1000):
+        if not target.exists():
+            return target
+        target = folder / f"{stem}-{number}{path.suffix}"
+    raise StorageError(f"no free name to save {str(path)!r} beside {str(folder)!r}")
+
+
 def _may_write(path: Path) -> bool:
     """Whether this process may change ``path`` (or create it) and files beside it."""
     folder_ok = os.access(path.parent, os.W_OK | os.X_OK)
@@ -130,6 +154,8 @@ class SQLiteStorage(Storage):
         self._ready = False  # the open file is known to hold the bbopt schema
         self._study_ids: dict[str, int] = {}
         self._data_version: int | None = None  # last PRAGMA data_version seen
+        self._file: tuple[int, int] | None = None  # identity of the file written
+        self._lost: StorageError | None = None  # the file was deleted or replaced mid-run
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -155,6 +181,7 @@ class SQLiteStorage(Storage):
         if stale:
             self._conn, self._pid, self._ready = self._open(write), os.getpid(), False
             self._study_ids.clear()
+            self._file = None
         assert self._conn is not None
         if self._conn.in_transaction:  # left by a call a second Ctrl-C cut short in ROLLBACK
             self._conn.execute("ROLLBACK")
@@ -283,13 +310,41 @@ class SQLiteStorage(Storage):
     def _run(self, body: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
         """``body`` in one transaction (retried while locked); sqlite errors -> StorageError."""
         with self._lock:
+            if self._lost is not None:  # not a new empty file at the path: the same error
+                raise self._lost
             conn = self._connection(write)
+            if write:
+                self._check_same_file(conn)
             try:
                 return self._retrying(lambda: self._in_transaction(conn, write, body))
             except sqlite3.IntegrityError as exc:
                 raise DuplicateTrialError(f"storage {str(self.path)!r}: {exc}") from None
             except sqlite3.Error as exc:
                 raise StorageError(f"storage {str(self.path)!r}: {exc}") from exc
+
+    def _check_same_file(self, conn: sqlite3.Connection) -> None:
+        """Before a write: the file this connection writes must still be at the path. One
+        deleted (a folder cleaned up mid-run) or replaced would take every trial written
+        to it into a file nobody can open, and the run would end as if all were well: its
+        content is saved through the open connection and the run stops."""
+        now = _identity(self.path)
+        if self._file is None:
+            self._file = now
+            return
+        if now == self._file:
+            return
+        target = _rescue_path(self.path)
+        conn.execute("VACUUM INTO ?", (str(target),))
+        self.close()
+        if now is None:  # its -wal and -shm files would be read into the file moved back
+            for leftover in (Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                leftover.unlink(missing_ok=True)
+        change = "deleted" if now is None else "replaced by another file"
+        self._lost = StorageError(
+            f"storage {str(self.path)!r} was {change} while this run wrote it; what it "
+            f"held is saved in {str(target)!r} (move it back to go on)"
+        )
+        raise self._lost
 
     def _readable(self) -> bool:
         """Whether the file exists and holds the bbopt schema (an empty file does not)."""
