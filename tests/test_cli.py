@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -198,23 +199,29 @@ def test_a_run_without_a_seed_prints_the_seed_it_drew(tmp_path: Path, bbopt_cli:
     assert [t.flat_params for t in again.trials] == [t.flat_params for t in study.trials]
 
 
-def test_ctrl_c_during_a_run_saves_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "executor",
+    [[], pytest.param(["--executor", "dask", "--workers", "2"], marks=pytest.mark.slow)],
+    ids=["serial", "dask"],
+)
+def test_ctrl_c_during_a_run_saves_and_exits_130(tmp_path: Path, executor: list[str]) -> None:
     db = tmp_path / "s.db"
-    command = [*_command(), "run", "toy.sin", "--backend", "bbopt.random"]
+    command = [*_command(), "run", "toy.sin", "--backend", "bbopt.random", *executor]
     command += ["--max-evals", "10000000", "--storage", str(db), "--quiet"]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (db.exists() and _stored_trials(db) >= 20):
         time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to every process of the run
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
+    assert "interrupted" in err and "Traceback" not in err, err
     study = bbopt.load_study("toy.sin", db)
     assert len(study.finished_trials) >= 20
     assert f"{len(study.trials)} trials" in out

@@ -27,6 +27,8 @@ does so before its first trial of the run.
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 import time
 import uuid
 import warnings
@@ -82,6 +84,7 @@ def connect(target: Any, workers: int | None = None) -> Connection:
         cluster = _local_cluster(distributed, workers or usable_cores())
         connection = Connection(distributed.Client(cluster), cluster)  # its credentials
         try:
+            connection.client.register_worker_callbacks(_ignore_ctrl_c)
             _stop_http_servers(connection.client)
         except BaseException:
             connection.close()
@@ -200,6 +203,15 @@ def _local_cluster(distributed: Any, workers: int) -> Any:
             scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
             env=worker_environment(workers),
         )
+
+
+def _ignore_ctrl_c(dask_worker: Any = None) -> None:
+    """A worker process of bbopt's LocalCluster ignores SIGINT: Ctrl-C reaches every
+    process of the terminal's group, and the driver stops the run and the cluster
+    itself; the workers would each print a KeyboardInterrupt traceback dying first.
+    It runs on the worker's event loop, in the main thread where handlers are set."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _stop_http_server(dask_worker: Any = None, dask_scheduler: Any = None) -> None:
