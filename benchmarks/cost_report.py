@@ -27,6 +27,7 @@ import bbopt
 from benchmarks.cost import Curve, curve
 from benchmarks.execute import stored_trials
 from benchmarks.grid import RunSpec, safe_name
+from benchmarks.report import Table, markdown
 
 Curves = dict[tuple[str, str], dict[int, Curve]]  # (objective, entry) -> run index -> curve
 
@@ -167,6 +168,45 @@ def _fmt(value: float) -> str:
     return "-" if not math.isfinite(value) else f"{value:.4g}"
 
 
+INTRO = (
+    "Best full-fidelity regret once each run spent the level (cost units: the objective's "
+    "cost model, else fidelity steps, else evaluations); see benchmarks/cost.py."
+)
+TESTS_INTRO = "One-sided paired Wilcoxon signed-rank tests over common seeds:"
+
+
+def regret_table(rows: Sequence[CostRow]) -> Table:
+    """Each entry's regret at its objective's level, with wall time and trials."""
+    header = ["objective", "entry", "runs", "level", "median regret", "p25", "p75"]
+    return Table(
+        [*header, "wall s", "trials"],
+        [
+            [r.objective, r.entry, str(r.runs), _fmt(r.level), _fmt(r.regret_median),
+             _fmt(r.regret_p25), _fmt(r.regret_p75), _fmt(r.wall_median), _fmt(r.trials_median)]
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
+def short_run_notes(rows: Sequence[CostRow]) -> list[str]:
+    """A line per entry whose runs the --budget cap ended before the level."""
+    return [
+        f"**Not at equal cost**: {r.short_runs} of {r.runs} runs of {r.entry} on "
+        f"{r.objective} ended before spending {_fmt(r.level)} (the --budget cap on "
+        "evaluations): raise --budget to compare them at the level."
+        for r in rows
+        if r.short_runs
+    ]
+
+
+def tests_table(tests: Sequence[Comparison]) -> Table:
+    """The paired tests, one row per (lower, higher) pair of an objective."""
+    return Table(
+        ["objective", "lower regret", "than", "pairs", "p"],
+        [[t.objective, t.better, t.worse, str(t.pairs), f"{t.p_value:.3g}"] for t in tests],
+    )
+
+
 def write_tables(folder: Path, rows: Sequence[CostRow], tests: Sequence[Comparison]) -> list[Path]:
     """``cost.md`` and ``cost.csv``."""
     csv_path, md_path = folder / "cost.csv", folder / "cost.md"
@@ -175,35 +215,10 @@ def write_tables(folder: Path, rows: Sequence[CostRow], tests: Sequence[Comparis
         writer.writerow([f for f in CostRow.__dataclass_fields__])
         for row in rows:
             writer.writerow(list(vars(row).values()))
-    lines = [
-        "# Regret at equal spent budget",
-        "",
-        "Best full-fidelity regret once each run spent the level (cost units: the "
-        "objective's cost model, else fidelity steps, else evaluations); see "
-        "benchmarks/cost.py.",
-        "",
-        "| objective | entry | runs | level | median regret | p25 | p75 | wall s | trials |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r.objective} | {r.entry} | {r.runs} | {_fmt(r.level)} | {_fmt(r.regret_median)} "
-            f"| {_fmt(r.regret_p25)} | {_fmt(r.regret_p75)} | {_fmt(r.wall_median)} "
-            f"| {_fmt(r.trials_median)} |"
-        )
-    short = [
-        f"- **Not at equal cost**: {r.short_runs} of {r.runs} runs of {r.entry} on "
-        f"{r.objective} ended before spending {_fmt(r.level)} (the --budget cap on "
-        "evaluations): raise --budget to compare them at the level."
-        for r in rows
-        if r.short_runs
-    ]
-    lines += ["", *short] if short else []
-    lines += ["", "One-sided paired Wilcoxon signed-rank tests over common seeds:", ""]
-    lines += ["| objective | lower regret | than | pairs | p |", "|---|---|---|---|---|"]
-    lines += [
-        f"| {t.objective} | {t.better} | {t.worse} | {t.pairs} | {t.p_value:.3g} |" for t in tests
-    ]
+    lines = ["# Regret at equal spent budget", "", INTRO, "", *markdown(regret_table(rows))]
+    short = short_run_notes(rows)
+    lines += ["", *(f"- {note}" for note in short)] if short else []
+    lines += ["", TESTS_INTRO, "", *markdown(tests_table(tests))]
     md_path.write_text("\n".join(lines) + "\n")
     return [md_path, csv_path]
 

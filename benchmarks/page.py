@@ -15,8 +15,10 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks import report
+from benchmarks import cost_report, report
 from benchmarks.analysis import Comparison, ObjectiveResult, OverallRow
+from benchmarks.cost_report import Comparison as CostComparison
+from benchmarks.cost_report import CostRow
 from benchmarks.grid import safe_name
 
 COCO_BEGIN, COCO_END = "<!-- coco:begin -->", "<!-- coco:end -->"
@@ -91,17 +93,39 @@ def refresh_coco_section(folder: Path, name: str) -> bool:
     return True
 
 
+def cost_section(
+    folder: Path, rows: Sequence[CostRow], tests: Sequence[CostComparison]
+) -> list[str]:
+    """The comparison at equal spent budget: its tables, notes and figures."""
+    objectives = dict.fromkeys(row.objective for row in rows)
+    return [
+        "<h2>Regret at equal spent budget</h2>",
+        f"<p>{_inline(cost_report.INTRO)}</p>",
+        _table(cost_report.regret_table(rows)),
+        *(f'<p class="note">{_inline(note)}</p>' for note in cost_report.short_run_notes(rows)),
+        f"<p>{_inline(cost_report.TESTS_INTRO)}</p>",
+        _table(cost_report.tests_table(tests)),
+        *(
+            _image(
+                folder / f"cost_{safe_name(objective)}.png", f"regret against cost on {objective}"
+            )
+            for objective in objectives
+        ),
+    ]
+
+
 def write_index(
     folder: Path,
     results: Sequence[ObjectiveResult],
     table: Sequence[OverallRow],
     comparison: Comparison,
     info: report.RunInfo,
+    cost: Sequence[str] = (),
 ) -> Path:
-    """Write ``index.html`` from the analysis and the figures already in ``folder``."""
+    """Write ``index.html`` from the analysis and the figures already in ``folder``;
+    ``cost`` is the :func:`cost_section` of objectives that declare a fidelity."""
     parts = [
-        f"<h1>Benchmark <code>{html.escape(info.name)}</code></h1>",
-        f"<p><code>{html.escape(info.command)}</code></p>",
+        *_head(info),
         f"<p>{html.escape(report.heading(results, len(table), info))}</p>",
         *(f'<p class="note">note: {_inline(note)}</p>' for note in info.notes),
         f"<p>{_inline(report.how_to_read(info))}</p>",
@@ -113,6 +137,7 @@ def write_index(
         _image(folder / "ecdf.png", "ECDF over normalized targets"),
         *(_image(path, path.stem) for path in sorted(folder.glob("ecdf_bbob_d*.png"))),
         coco_section(folder, info.name),
+        *cost,
         "<h2>Per objective</h2>",
     ]
     for result in results:
@@ -125,9 +150,27 @@ def write_index(
             _image(figure, f"convergence on {result.objective}"),
             "</details>",
         ]
+    return _write_page(folder, info.name, parts)
+
+
+def write_cost_index(folder: Path, info: report.RunInfo, cost: Sequence[str]) -> Path:
+    """``index.html`` of a run under ``--cost-budget``: its runs end by cost, so the page
+    holds the comparison at equal spent budget (there is no per-evaluation summary)."""
+    notes = [f'<p class="note">note: {_inline(note)}</p>' for note in info.notes]
+    return _write_page(folder, info.name, [*_head(info), *notes, *cost])
+
+
+def _head(info: report.RunInfo) -> list[str]:
+    return [
+        f"<h1>Benchmark <code>{html.escape(info.name)}</code></h1>",
+        f"<p><code>{html.escape(info.command)}</code></p>",
+    ]
+
+
+def _write_page(folder: Path, name: str, parts: Sequence[str]) -> Path:
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>Benchmark {html.escape(info.name)}</title><style>{_STYLE}</style></head>"
+        f"<title>Benchmark {html.escape(name)}</title><style>{_STYLE}</style></head>"
         "<body>\n" + "\n".join(p for p in parts if p) + "\n</body></html>\n"
     )
     path = folder / "index.html"

@@ -323,8 +323,10 @@ def publish(
     objectives: Sequence[str],
     info: report.RunInfo,
     with_figures: bool = True,
+    cost: Sequence[str] = (),
 ) -> tuple[list[analysis.OverallRow], analysis.Comparison]:
-    """Analyze ``runs`` and write every output: tables, figures, COCO data, index.html."""
+    """Analyze ``runs`` and write every output: tables, figures, COCO data, index.html
+    (with ``cost``, the page's section on regret at equal spent budget)."""
     results, notes = analysis.analyze_runs(
         runs, backends, objectives, info.baseline, info.target_level
     )
@@ -340,7 +342,7 @@ def publish(
         written.append(cd_diagram.draw(comparison, folder / "cd.png"))
     coco_folder = folder / page.COCO_DATA
     written += cocodata.write_data(coco_folder, runs, f"bbopt {bbopt.__version__}: {info.command}")
-    written.append(page.write_index(folder, results, table, comparison, info))
+    written.append(page.write_index(folder, results, table, comparison, info, cost))
     print(f"wrote {len(written)} files to {folder}/ (open index.html)")
     return table, comparison
 
@@ -455,8 +457,9 @@ def _main(argv: list[str], prog: str) -> int:
         notes=(*notes, *load_notes),
     )
     with_cost = [o for o in objectives if bbopt.get_objective(o).fidelity is not None]
+    cost: list[str] = []
     if args.cost_budget is not None or with_cost:
-        cost_report.summarize_cost(
+        rows, tests = cost_report.summarize_cost(
             specs,
             folder,
             backends,
@@ -464,9 +467,12 @@ def _main(argv: list[str], prog: str) -> int:
             args.cost_budget,
             figures=not args.no_figures,
         )
+        cost = page.cost_section(folder, rows, tests)
     if args.cost_budget is not None:  # runs end by cost, not at --budget evaluations
+        page.write_cost_index(folder, info, cost)
+        print(f"wrote {folder}/index.html")
         return 1 if failed else 0
-    table, comparison = publish(folder, runs, backends, objectives, info, not args.no_figures)
+    table, comparison = publish(folder, runs, backends, objectives, info, not args.no_figures, cost)
     _print_verdict(table, comparison, args.baseline)
     return 1 if failed else 0
 

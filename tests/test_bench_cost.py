@@ -120,6 +120,9 @@ def test_the_command_compares_pruned_and_multi_fidelity_runs_at_equal_cost(
     )
     assert any(t.state is TrialState.PRUNED for t in study.trials)
     assert "One-sided paired Wilcoxon" in (folder / "cost.md").read_text()
+    index = (folder / "index.html").read_text()  # the page of a run that ends by cost
+    assert "Regret at equal spent budget" in index and "hyperopt.tpe+successive_halving" in index
+    assert index.count("data:image/png;base64,") == 1  # cost_mf.branin.png
     assert main(args) == 0  # the second time every run is complete: nothing runs again
     again = bbopt.load_study(study.name, folder / "studies.db")
     assert len(again.trials) == len(study.trials)
@@ -224,6 +227,16 @@ def test_runs_capped_by_the_evaluation_budget_are_flagged_as_not_at_equal_cost(
         "hyperopt.rand": 2,
     }
     assert "2 of 2 runs of hyperopt.tpe on mf.branin" in (tmp_path / "c" / "cost.md").read_text()
+    assert "Not at equal cost" in (tmp_path / "c" / "index.html").read_text()
     out, err = capsys.readouterr()
     assert "raise --budget" in err
     assert "(cost.md, cost.csv)" in out  # no figures were asked for
+
+
+def test_the_page_of_a_run_on_a_fidelity_objective_has_the_cost_section(tmp_path: Path) -> None:
+    args = ["--results-dir", str(tmp_path), "--name", "c", "--no-progress", "--jobs", "1"]
+    args += ["--objectives", "mf.branin", "--seeds", "2", "--budget", "4"]
+    assert main([*args, "--backends", "hyperopt.tpe"]) == 0
+    index = (tmp_path / "c" / "index.html").read_text()
+    assert index.index("Overall ranking") < index.index("Regret at equal spent budget")
+    assert 'alt="regret against cost on mf.branin"' in index
