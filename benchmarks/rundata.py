@@ -11,10 +11,13 @@ runs differently changes this function and nothing else.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bbopt.backends import get_backend
 from bbopt.trial import Trial
+from benchmarks.entries import split_entry
 from benchmarks.execute import storage_of, stored_trials
 from benchmarks.grid import RunSpec
 
@@ -40,6 +43,7 @@ def load_runs(specs: Sequence[RunSpec]) -> tuple[list[RunData], list[str]]:
     run (an earlier, larger budget) is cut to the budget.
     """
     runs, missing = [], 0
+    inexact: Counter[str] = Counter()  # resumed runs of backends that do not resume exactly
     for spec in specs:
         trials = stored_trials(spec)
         if trials is None or len(trials) < spec.budget:
@@ -47,8 +51,28 @@ def load_runs(specs: Sequence[RunSpec]) -> tuple[list[RunData], list[str]]:
             continue
         record = storage_of(spec).get_study(spec.study)
         runs.append(_run_data(spec, trials[: spec.budget], record.f_star if record else None))
+        if _resumed(trials[: spec.budget]) and not _resumes_exactly(spec.backend):
+            inexact[spec.backend] += 1
     notes = [f"{missing} of {len(specs)} runs are missing or unfinished"] if missing else []
+    notes += [
+        f"{n} run(s) of {entry} were resumed (after an interruption, or extended to a "
+        f"larger --budget); {entry} does not "
+        "resume exactly (it goes on from the replayed trials, not from its own state), so "
+        "they may differ from uninterrupted runs of the same seeds: run them again under "
+        "another --name to reproduce them"
+        for entry, n in sorted(inexact.items())
+    ]
     return runs, notes
+
+
+def _resumed(trials: Sequence[Trial]) -> bool:
+    """Whether more than one process ran the trials (a cell runs in one process)."""
+    return len({trial.owner for trial in trials if trial.owner}) > 1
+
+
+def _resumes_exactly(entry: str) -> bool:
+    backend, _ = split_entry(entry)
+    return get_backend(backend).exact_resume
 
 
 def _run_data(spec: RunSpec, trials: list[Trial], f_star: float | None) -> RunData:

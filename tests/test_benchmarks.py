@@ -405,3 +405,19 @@ def test_a_backend_with_no_finished_run_is_ranked_last_and_the_others_are_compar
     summary = (tmp_path / "t" / "summary.md").read_text()
     assert "bbopt.bohb: no run finished on any objective, left out of the ranks" in summary
     assert "Friedman p = " in summary
+
+
+def test_runs_of_a_backend_that_does_not_resume_exactly_are_noted_when_resumed(
+    tmp_path: Path,
+) -> None:
+    args = ["--objectives", "toy.sin", "--backends", "optuna.tpe,hyperopt.tpe", "--seeds", "2"]
+    args += ["--jobs", "1", "--no-figures", "--results-dir", str(tmp_path), "--name", "t"]
+    args += ["--no-progress", "--baseline", "hyperopt.tpe"]
+    first = [sys.executable, "-m", "benchmarks.run", *args, "--budget", "4"]
+    subprocess.run(first, cwd=tmp_path, capture_output=True, check=True)  # another process
+    summary = tmp_path / "t" / "summary.md"
+    assert "resumed" not in summary.read_text()
+    assert main([*args, "--budget", "8"]) == 0  # this process extends the runs
+    text = summary.read_text()
+    assert "2 run(s) of optuna.tpe were resumed" in text
+    assert "of hyperopt.tpe were resumed" not in text  # hyperopt's backends resume exactly
