@@ -216,7 +216,7 @@ def test_ctrl_c_during_a_run_saves_and_exits_130(tmp_path: Path, executor: list[
         start_new_session=True,
     )
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (db.exists() and _stored_trials(db) >= 20):
+    while time.monotonic() < deadline and not (db.exists() and _finished_trials(db) >= 20):
         time.sleep(0.1)
     os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to every process of the run
     out, err = process.communicate(timeout=60)
@@ -228,9 +228,9 @@ def test_ctrl_c_during_a_run_saves_and_exits_130(tmp_path: Path, executor: list[
     assert all(t.state.value in ("done", "abandoned") for t in study.trials)
 
 
-def _stored_trials(db: Path) -> int:
+def _finished_trials(db: Path) -> int:
     try:
-        return len(bbopt.load_study("toy.sin", db).trials)
+        return len(bbopt.load_study("toy.sin", db).finished_trials)
     except bbopt.BBoptError:
         return 0
 
