@@ -109,17 +109,13 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-def _rescue_path(path: Path) -> Path:
-    """Where to save what a deleted storage file held: beside it while its folder is
-    there, else in the temporary folder; never over an existing file."""
+def _rescue_file(path: Path) -> Path:
+    """A new empty file to save what a deleted storage file held (``VACUUM INTO`` takes
+    an empty one): beside it while its folder is there, else in the temporary folder."""
     folder = path.parent if path.parent.is_dir() else Path(tempfile.gettempdir())
-    stem = f"{path.stem}.rescued-{os.getpid()}"
-    target = folder / f"{stem}{path.suffix}"
-    for number in range(1, 1000):
-        if not target.exists():
-            return target
-        target = folder / f"{stem}-{number}{path.suffix}"
-    raise StorageError(f"no free name to save {str(path)!r} beside {str(folder)!r}")
+    handle, name = tempfile.mkstemp(prefix=f"{path.stem}.rescued-", suffix=path.suffix, dir=folder)
+    os.close(handle)
+    return Path(name)
 
 
 def _may_write(path: Path) -> bool:
@@ -313,9 +309,9 @@ class SQLiteStorage(Storage):
             if self._lost is not None:  # not a new empty file at the path: the same error
                 raise self._lost
             conn = self._connection(write)
-            if write:
-                self._check_same_file(conn)
             try:
+                if write:
+                    self._check_same_file(conn)
                 return self._retrying(lambda: self._in_transaction(conn, write, body))
             except sqlite3.IntegrityError as exc:
                 raise DuplicateTrialError(f"storage {str(self.path)!r}: {exc}") from None
@@ -333,16 +329,20 @@ class SQLiteStorage(Storage):
             return
         if now == self._file:
             return
-        target = _rescue_path(self.path)
-        conn.execute("VACUUM INTO ?", (str(target),))
+        target = _rescue_file(self.path)
+        try:
+            conn.execute("VACUUM INTO ?", (str(target),))
+            saved = f"what it held is saved in {str(target)!r} (move it back to go on)"
+        except sqlite3.Error as exc:  # a full disk, say: tell it, leave no empty file
+            target.unlink(missing_ok=True)
+            saved = f"saving what it held failed ({exc})"
         self.close()
         if now is None:  # its -wal and -shm files would be read into the file moved back
             for leftover in (Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
                 leftover.unlink(missing_ok=True)
         change = "deleted" if now is None else "replaced by another file"
         self._lost = StorageError(
-            f"storage {str(self.path)!r} was {change} while this run wrote it; what it "
-            f"held is saved in {str(target)!r} (move it back to go on)"
+            f"storage {str(self.path)!r} was {change} while this run wrote it; {saved}"
         )
         raise self._lost
 
