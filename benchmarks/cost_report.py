@@ -191,7 +191,7 @@ def regret_table(rows: Sequence[CostRow]) -> Table:
 def short_run_notes(rows: Sequence[CostRow]) -> list[str]:
     """A line per entry whose runs the --budget cap ended before the level."""
     return [
-        f"**Not at equal cost**: {r.short_runs} of {r.runs} runs of {r.entry} on "
+        f"Not at equal cost: {r.short_runs} of {r.runs} runs of {r.entry} on "
         f"{r.objective} ended before spending {_fmt(r.level)} (the --budget cap on "
         "evaluations): raise --budget to compare them at the level."
         for r in rows
@@ -279,13 +279,8 @@ def summarize_cost(
     curves = load_curves(specs)
     rows, tests = compare(curves, objectives, entries, max_cost)
     written = write_tables(folder, rows, tests)
-    for row in rows:
-        if row.short_runs:
-            print(
-                f"warning: {row.short_runs} of {row.runs} runs of {row.entry} on {row.objective} "
-                f"ended before spending {_fmt(row.level)} cost units (raise --budget)",
-                file=sys.stderr,
-            )
+    for note in short_run_notes(rows):
+        print(f"warning: {note}", file=sys.stderr)
     if figures:
         for objective in objectives:
             by_entry = {e: curves[(objective, e)] for e in entries if (objective, e) in curves}
