@@ -276,6 +276,45 @@ def test_a_deleted_storage_folder_saves_the_study_in_the_temporary_folder(
     assert len(bbopt.load_study("s", rescued).trials) == 3
 
 
+def test_a_file_deleted_after_a_read_and_before_the_first_write_is_caught(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    bbopt.minimize(
+        lambda p: p["x"], {"x": hp.uniform("x", 0, 1)}, max_evals=3, seed=0, storage=path, study="s"
+    )
+    path.chmod(0o640)
+    storage = SQLiteStorage(path)
+    assert len(storage.get_trials("s")) == 3  # the connection is opened by a read
+    for leftover in tmp_path.iterdir():
+        leftover.unlink()
+    with pytest.raises(StorageError, match="was deleted while"):
+        bbopt.minimize(
+            lambda p: p["x"],
+            {"x": hp.uniform("x", 0, 1)},
+            max_evals=8,
+            seed=0,
+            storage=storage,
+            study="s",
+        )
+    (rescued,) = tmp_path.glob("s.rescued-*.db")
+    assert (rescued.stat().st_mode & 0o777) == 0o640  # the lost file's permissions
+    assert len(bbopt.load_study("s", rescued).trials) == 3
+    with pytest.raises(StorageError, match="was deleted while"):  # nothing at the path yet
+        storage.get_trials("s")
+    assert not path.exists()  # and no new file made by that call
+    os.replace(rescued, path)  # moved back: the same storage object goes on
+    again = bbopt.minimize(
+        lambda p: p["x"],
+        {"x": hp.uniform("x", 0, 1)},
+        max_evals=8,
+        seed=0,
+        storage=storage,
+        study="s",
+    )
+    assert sum(t.state is TrialState.DONE for t in again.trials) == 8
+
+
 def test_list_studies_and_counts(tmp_path: Path) -> None:
     db = tmp_path / "studies.db"
     for name, evals in (("b", 5), ("a", 3)):

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from stat import S_IMODE
 from typing import Any, TypeVar
 
 from bbopt.storage.base import (
@@ -99,22 +100,24 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return "locked" in text or "busy" in text
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
-    """Device and inode of ``path`` (None when it is gone): tells a file deleted or
-    replaced while a connection holds it open."""
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """Device, inode and permission bits of ``path`` (None when it is gone): the first
+    two tell a file deleted or replaced while a connection holds it open."""
     try:
         stat = os.stat(path)
     except FileNotFoundError:
         return None
-    return stat.st_dev, stat.st_ino
+    return stat.st_dev, stat.st_ino, S_IMODE(stat.st_mode)
 
 
-def _rescue_file(path: Path) -> Path:
+def _rescue_file(path: Path, mode: int) -> Path:
     """A new empty file to save what a deleted storage file held (``VACUUM INTO`` takes
-    an empty one): beside it while its folder is there, else in the temporary folder."""
+    an empty one): beside it while its folder is there, else in the temporary folder;
+    with the lost file's permissions (``mkstemp`` makes it private to its owner)."""
     folder = path.parent if path.parent.is_dir() else Path(tempfile.gettempdir())
     handle, name = tempfile.mkstemp(prefix=f"{path.stem}.rescued-", suffix=path.suffix, dir=folder)
     os.close(handle)
+    os.chmod(name, mode)
     return Path(name)
 
 
@@ -150,8 +153,9 @@ class SQLiteStorage(Storage):
         self._ready = False  # the open file is known to hold the bbopt schema
         self._study_ids: dict[str, int] = {}
         self._data_version: int | None = None  # last PRAGMA data_version seen
-        self._file: tuple[int, int] | None = None  # identity of the file written
+        self._file: tuple[int, int, int] | None = None  # identity of the file opened
         self._lost: StorageError | None = None  # the file was deleted or replaced mid-run
+        self._lost_at: tuple[int, int, int] | None = None  # what was at the path then
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -177,7 +181,7 @@ class SQLiteStorage(Storage):
         if stale:
             self._conn, self._pid, self._ready = self._open(write), os.getpid(), False
             self._study_ids.clear()
-            self._file = None
+            self._file = _identity(self.path)
         assert self._conn is not None
         if self._conn.in_transaction:  # left by a call a second Ctrl-C cut short in ROLLBACK
             self._conn.execute("ROLLBACK")
@@ -306,8 +310,10 @@ class SQLiteStorage(Storage):
     def _run(self, body: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
         """``body`` in one transaction (retried while locked); sqlite errors -> StorageError."""
         with self._lock:
-            if self._lost is not None:  # not a new empty file at the path: the same error
-                raise self._lost
+            if self._lost is not None:
+                if _identity(self.path) in (None, self._lost_at):  # still gone or the other
+                    raise self._lost  # file: a write now would not reach the study's file
+                self._lost = None  # a file was put at the path (the saved copy moved back)
             conn = self._connection(write)
             try:
                 if write:
@@ -324,23 +330,26 @@ class SQLiteStorage(Storage):
         to it into a file nobody can open, and the run would end as if all were well: its
         content is saved through the open connection and the run stops."""
         now = _identity(self.path)
-        if self._file is None:
-            self._file = now
+        if now is not None and self._file is not None and now[:2] == self._file[:2]:
             return
-        if now == self._file:
-            return
-        target = _rescue_file(self.path)
+        mode = 0o644 if self._file is None else self._file[2]
         try:
-            conn.execute("VACUUM INTO ?", (str(target),))
-            saved = f"what it held is saved in {str(target)!r} (move it back to go on)"
-        except sqlite3.Error as exc:  # a full disk, say: tell it, leave no empty file
-            target.unlink(missing_ok=True)
+            target = _rescue_file(self.path, mode)
+        except OSError as exc:  # a read-only or full folder
             saved = f"saving what it held failed ({exc})"
+        else:
+            try:
+                conn.execute("VACUUM INTO ?", (str(target),))
+                saved = f"what it held is saved in {str(target)!r} (move it back to go on)"
+            except sqlite3.Error as exc:  # a full disk, say: tell it, leave no empty file
+                target.unlink(missing_ok=True)
+                saved = f"saving what it held failed ({exc})"
         self.close()
         if now is None:  # its -wal and -shm files would be read into the file moved back
             for leftover in (Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
                 leftover.unlink(missing_ok=True)
         change = "deleted" if now is None else "replaced by another file"
+        self._lost_at = now
         self._lost = StorageError(
             f"storage {str(self.path)!r} was {change} while this run wrote it; {saved}"
         )
