@@ -25,7 +25,7 @@ import numpy as np
 
 import bbopt
 from benchmarks.cost import Curve, curve
-from benchmarks.execute import stored_trials
+from benchmarks.execute import reached_end, stored_trials
 from benchmarks.grid import RunSpec, safe_name
 from benchmarks.report import Table, markdown
 
@@ -33,11 +33,12 @@ Curves = dict[tuple[str, str], dict[int, Curve]]  # (objective, entry) -> run in
 
 
 def load_curves(specs: Sequence[RunSpec]) -> Curves:
-    """The stored runs' curves (runs without finished trials are left out)."""
+    """The curves of the stored whole runs (failed and unfinished ones are left out, as
+    the per-evaluation summary leaves them out and notes them)."""
     curves: Curves = {}
     for spec in specs:
         trials = stored_trials(spec)
-        if trials:
+        if trials and reached_end(spec, trials):
             objective = bbopt.get_objective(spec.objective)
             curves.setdefault((spec.objective, spec.backend), {})[spec.run_index] = curve(
                 objective, trials

@@ -75,8 +75,12 @@ def is_complete(spec: RunSpec) -> bool:
     """Whether the cell's study already holds its budget of finished trials (or, with a
     cost budget, spent it)."""
     trials = stored_trials(spec)
-    if trials is None:
-        return False
+    return trials is not None and reached_end(spec, trials)
+
+
+def reached_end(spec: RunSpec, trials: list[Trial]) -> bool:
+    """Whether the cell's finished ``trials`` make a whole run: its budget of them or,
+    with a cost budget, that cost spent (a failed or interrupted run is neither)."""
     if spec.max_cost is not None and _cost_cap(spec).spent(trials) >= spec.max_cost:
         return True
     return len(trials) >= spec.budget

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from bbopt.backends import get_backend
 from bbopt.trial import Trial
 from benchmarks.entries import split_entry
-from benchmarks.execute import storage_of, stored_trials
+from benchmarks.execute import reached_end, storage_of, stored_trials
 from benchmarks.grid import RunSpec
 
 
@@ -40,18 +40,22 @@ def load_runs(specs: Sequence[RunSpec]) -> tuple[list[RunData], list[str]]:
     """The complete runs among ``specs`` and notes on the missing ones.
 
     A run counts once its study holds the spec's budget of finished trials; a longer
-    run (an earlier, larger budget) is cut to the budget.
+    run (an earlier, larger budget) is cut to the budget. A run that a cost budget
+    ended before that is whole too (not missing), but has no data at every evaluation
+    of the budget: the cost report reads it (:mod:`benchmarks.cost_report`).
     """
     runs, missing = [], 0
     inexact: Counter[str] = Counter()  # resumed runs of backends that do not resume exactly
     for spec in specs:
         trials = stored_trials(spec)
-        if trials is None or len(trials) < spec.budget:
+        if trials is None or not reached_end(spec, trials):
             missing += 1
             continue
-        record = storage_of(spec).get_study(spec.study)
-        runs.append(_run_data(spec, trials[: spec.budget], record.f_star if record else None))
-        if _resumed(trials[: spec.budget]) and not _resumes_exactly(spec.backend):
+        trials = trials[: spec.budget]
+        if len(trials) == spec.budget:
+            record = storage_of(spec).get_study(spec.study)
+            runs.append(_run_data(spec, trials, record.f_star if record else None))
+        if _resumed(trials) and not _resumes_exactly(spec.backend):
             inexact[spec.backend] += 1
     notes = [f"{missing} of {len(specs)} runs are missing or unfinished"] if missing else []
     notes += [

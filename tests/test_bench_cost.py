@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 import bbopt
+from bbopt.backends import Suggestion
+from bbopt.backends.native import RandomSearch
 from bbopt.objectives import multifidelity as mf
 from bbopt.objectives.iterative import IterativeSGD
 from bbopt.trial import Trial, TrialState
@@ -231,6 +233,39 @@ def test_runs_capped_by_the_evaluation_budget_are_flagged_as_not_at_equal_cost(
     out, err = capsys.readouterr()
     assert "raise --budget" in err
     assert "(cost.md, cost.csv)" in out  # no figures were asked for
+
+
+def test_runs_ended_by_the_cost_budget_are_whole_runs_on_the_page(tmp_path: Path) -> None:
+    args = ["--results-dir", str(tmp_path), "--name", "c", "--no-progress", "--jobs", "1"]
+    args += ["--objectives", "mf.branin", "--seeds", "2", "--budget", "50", "--no-figures"]
+    assert main([*args, "--backends", "hyperopt.tpe", "--cost-budget", "4"]) == 0
+    rows = list(csv.DictReader((tmp_path / "c" / "cost.csv").open()))
+    assert [int(r["short_runs"]) for r in rows] == [0, 0]
+    assert "missing or unfinished" not in (tmp_path / "c" / "index.html").read_text()
+
+
+def test_failed_runs_are_left_out_of_the_cost_comparison_not_blamed_on_the_cap(
+    tmp_path: Path, clean_registries: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class BreaksAtTheThirdAsk(RandomSearch):
+        name = "plugin.breaks"
+
+        def ask(self, n: int = 1) -> list[Suggestion]:
+            self.asked = getattr(self, "asked", 0) + 1
+            if self.asked == 3:
+                raise RuntimeError("a plugin bug")
+            return super().ask(n)
+
+    bbopt.register_backend(BreaksAtTheThirdAsk)
+    args = ["--results-dir", str(tmp_path), "--name", "c", "--no-progress", "--jobs", "1"]
+    args += ["--objectives", "mf.branin", "--seeds", "2", "--budget", "50", "--no-figures"]
+    args += ["--backends", "plugin.breaks", "--baseline", "hyperopt.rand", "--cost-budget", "4"]
+    assert main(args) == 1
+    rows = list(csv.DictReader((tmp_path / "c" / "cost.csv").open()))
+    assert [r["entry"] for r in rows] == ["hyperopt.rand"]  # the failed runs are not compared
+    err = capsys.readouterr().err
+    assert "a plugin bug" in err and "raise --budget" not in err
+    assert "2 of 4 runs are missing or unfinished" in (tmp_path / "c" / "index.html").read_text()
 
 
 def test_the_page_of_a_run_on_a_fidelity_objective_has_the_cost_section(tmp_path: Path) -> None:
