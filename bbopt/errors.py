@@ -54,6 +54,10 @@ def _close_matches(name: str, known: list[str]) -> list[str]:
     return difflib.get_close_matches(name, known, n=3, cutoff=0.5)
 
 
+class EmptySpaceError(BBoptError, ValueError):
+    """A backend given a space without parameters, which it cannot search."""
+
+
 class SeedError(BBoptError, ValueError):
     """A seed that not every backend's library takes (not an integer in [0, 2**32 - 1])."""
 

@@ -60,15 +60,15 @@ def options_refused(
     """Around building backend or pruner ``name`` with the user's ``options``: a
     ValueError or TypeError it raises (its own check or its library's) becomes an
     OptionValueError, so that the command line reports it in one line as a bad option.
-    Without options such an error is not about them and passes unchanged. Any other
-    exception (a plugin's constructor that breaks) becomes ``failure`` naming it."""
+    Without options it is not about them: it and any other exception (a plugin's
+    constructor that breaks) become ``failure`` naming it. bbopt's own errors pass."""
     try:
         yield
     except BBoptError:
         raise
     except (ValueError, TypeError) as exc:
         if not options:
-            raise
+            raise failure(f"{name} failed to start: {exc!r}") from exc
         given = ", ".join(f"{key}={value!r}" for key, value in options.items())
         raise OptionValueError(f"{name} refused its options ({given}): {exc}") from exc
     except Exception as exc:

@@ -153,9 +153,10 @@ class Unstartable(Backend):
     """A plugin whose constructor breaks (its library missing a file, say)."""
 
     name = "test.unstartable"
+    failure: ClassVar[Exception] = RuntimeError("no model file")
 
     def __init__(self, space: Any, seed: int | None = None) -> None:
-        raise RuntimeError("no model file")
+        raise self.failure
 
     def ask(self, n: int = 1) -> list[Suggestion]:
         raise AssertionError("never asked")
@@ -164,12 +165,19 @@ class Unstartable(Backend):
         raise AssertionError("never told")
 
 
+@pytest.mark.parametrize(  # a ValueError given no options is not about options either
+    "failure", [RuntimeError("no model file"), ValueError("no model file")]
+)
 def test_a_backend_failing_to_start_is_one_error_line_naming_it(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    failure: Exception,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from bbopt.backends import registry
     from bbopt.cli import main
 
+    monkeypatch.setattr(Unstartable, "failure", failure)
     with pytest.raises(BackendError, match=r"backend 'test\.unstartable' failed to start"):
         bbopt.minimize(lambda p: p["x"], SPACE, backend=Unstartable, max_evals=2, seed=0)
     monkeypatch.setitem(registry._items, Unstartable.name, Unstartable)  # by name, this test only
@@ -177,9 +185,7 @@ def test_a_backend_failing_to_start_is_one_error_line_naming_it(
     argv = ["run", "toy.sin", "--backend", "test.unstartable", "--max-evals", "2"]
     assert main([*argv, "--storage", str(storage)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [
-        "bbopt: error: backend 'test.unstartable' failed to start: RuntimeError('no model file')"
-    ]
+    assert err == [f"bbopt: error: backend 'test.unstartable' failed to start: {failure!r}"]
 
 
 class UnstartablePruner(Pruner):

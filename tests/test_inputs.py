@@ -213,14 +213,14 @@ def test_a_run_without_a_seed_draws_one_and_records_it() -> None:
 
 def test_a_library_refusing_an_option_value_is_an_option_error_naming_the_backend() -> None:
     from bbopt.backends import create_backend
-    from bbopt.errors import OptionValueError
+    from bbopt.errors import EmptySpaceError, OptionValueError
 
     space = {"x": hp.uniform("x", 0, 1)}
     with pytest.raises(
         OptionValueError, match=r"backend 'optuna\.qmc' refused its options \(qmc_type='foo'\)"
     ):
         create_backend("optuna.qmc", space, 0, {"qmc_type": "foo"})
-    with pytest.raises(ValueError, match="needs a space"):  # no options: not about them
+    with pytest.raises(EmptySpaceError, match="needs a space"):  # no options: not about them
         create_backend("nevergrad.cma", {}, 0)
 
 

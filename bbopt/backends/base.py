@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bbopt.errors import SeedError, UnknownOptionError
+from bbopt.errors import EmptySpaceError, SeedError, UnknownOptionError
 from bbopt.objective import Fidelity
 from bbopt.space import Space
 from bbopt.trial import TrialState
@@ -154,6 +154,12 @@ class Backend(ABC):
         unknown = set(self.options) - set(accepted)
         if unknown:
             raise UnknownOptionError(self.name or type(self).__name__, unknown, accepted)
+
+    def require_parameters(self) -> None:
+        """Fail at construction on a space without parameters (for libraries that need
+        at least one dimension)."""
+        if not self.space.params:
+            raise EmptySpaceError(f"{self.name} needs a space with at least one parameter")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} seed={self.seed}>"

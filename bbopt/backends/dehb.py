@@ -82,8 +82,7 @@ class DEHBBackend(HyperbandBackend):
         super().__init__(space, seed, **options)
         self.check_options(_DEHB_OPTIONS)
         self._package = _import_dehb()
-        if not space.params:
-            raise ValueError(f"{self.name} needs a space with at least one parameter")
+        self.require_parameters()
         self._dehb_seed = int(self.rng.integers(2**31 - 1))
         self._output = tempfile.TemporaryDirectory(prefix="bbopt-dehb-")
         self._optimizer: Any = None  # built on first use: the budgets may come from minimize

@@ -179,8 +179,7 @@ class NevergradBackend(Backend):
         workers = check_integer("num_workers", options.get("num_workers", 1), 1)
         ng = require("nevergrad", "nevergrad", self.name)
         _quiet_cobyla()
-        if not space.params:
-            raise ValueError(f"{self.name} needs a space with at least one parameter")
+        self.require_parameters()
         self._ng = ng
         self._space = NevergradSpace(ng, space)
         parametrization = self._space.parametrization

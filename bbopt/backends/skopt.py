@@ -61,8 +61,7 @@ class SkoptBackend(Backend):
         check_kinds(options, Optimizer)
         if "n_initial_points" in options:  # 0: nothing to fit a model on, at the first ask
             check_integer("n_initial_points", options["n_initial_points"], 1)
-        if not space.params:
-            raise ValueError(f"{self.name} needs a space with at least one parameter")
+        self.require_parameters()
         self._coords = coordinates(space)
         dimensions = [_dimension(coord, label) for label, coord in self._coords.items()]
         self._opt = Optimizer(

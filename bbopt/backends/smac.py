@@ -102,8 +102,7 @@ class SmacBackend(Backend):
         smac = require("smac", "smac", self.name)
         for module, extra in self.requires:
             require(module, extra, self.name)
-        if not space.params:
-            raise ValueError(f"{self.name} needs a space with at least one parameter")
+        self.require_parameters()
         self._smac = smac
         self._coords = coordinates(space)
         smac_seed = int(self.rng.integers(2**31 - 1))
