@@ -4,6 +4,7 @@ apart (as on several machines), all on 127.0.0.1."""
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import signal
 import socket
@@ -145,6 +146,59 @@ def test_local_cluster_gives_the_serial_runs_points_and_results(monkeypatch: Any
     assert len(overlapping(study)) >= 4
     cores = len(os.sched_getaffinity(0))
     assert {t.extras["threads"] for t in study.trials} == {str(max(1, cores // 2))}
+
+
+def sigint_of_worker_and_child(params: Any) -> dict[str, Any]:
+    """Whether this process handles SIGINT in Python and whether a program it starts
+    ignores SIGINT (bit 1 of the SigIgn mask in /proc)."""
+    status = subprocess.run(["cat", "/proc/self/status"], capture_output=True, text=True)
+    (mask,) = [line.split()[1] for line in status.stdout.splitlines() if line.startswith("SigIgn")]
+    handler = signal.getsignal(signal.SIGINT)
+    return {
+        "loss": 0.0,
+        "own_handler": str(handler not in (signal.SIG_IGN, signal.default_int_handler)),
+        "child_ignores": str(bool(int(mask, 16) & (1 << (signal.SIGINT - 1)))),
+    }
+
+
+def test_local_cluster_workers_ignore_ctrl_c_but_the_programs_they_start_do_not() -> None:
+    study = bbopt.minimize(
+        sigint_of_worker_and_child, SPACE, max_evals=1, seed=0, executor="dask", workers=1
+    )
+    (trial,) = study.trials
+    assert trial.extras == {"own_handler": "True", "child_ignores": "False"}
+
+
+def test_the_two_dask_shutdown_races_are_dropped_from_the_logs_and_nothing_else(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from types import SimpleNamespace
+
+    from distributed.client import FutureCancelledError
+    from distributed.core import Status
+
+    from bbopt.execution.dask_noise import (
+        ClosingHeartbeatNoise,
+        quiet_cancelled_trials,
+    )
+
+    quiet_cancelled_trials()
+    tornado_log = logging.getLogger("tornado.application")
+    for key in ("bbopt-trial-1a2b3c4d-20", "someone-elses-task"):
+        try:
+            raise FutureCancelledError(key, None)
+        except FutureCancelledError:
+            tornado_log.exception("Exception in callback")
+    assert [r.exc_info[1].key for r in caplog.records if r.exc_info] == ["someone-elses-task"]
+    heartbeat = "Failed to communicate with scheduler during heartbeat."
+    worker = SimpleNamespace(status=Status.running)  # the only attribute the filter reads
+    noise = ClosingHeartbeatNoise(worker)
+    record = logging.LogRecord("distributed.worker", logging.ERROR, "", 0, heartbeat, (), None)
+    assert noise.filter(record)  # a running worker's failed heartbeat is news
+    worker.status = Status.closing
+    assert not noise.filter(record)
+    other = logging.LogRecord("distributed.worker", logging.ERROR, "", 0, "other", (), None)
+    assert noise.filter(other)
 
 
 def test_local_cluster_reruns_a_killed_workers_trial_and_times_out_a_hanging_one(

@@ -38,6 +38,11 @@ from typing import Any
 
 from bbopt.errors import BBoptError, MissingDependencyError
 from bbopt.execution.channel import ReportInbox
+from bbopt.execution.dask_noise import (
+    TRIAL_KEY_PREFIX,
+    quiet_cancelled_trials,
+    quiet_closing_heartbeat,
+)
 from bbopt.execution.engine import Engine, usable_cores, worker_environment
 from bbopt.execution.worker import Outcome, Task, load_objective, run_task
 
@@ -105,6 +110,7 @@ class DaskEngine(Engine):
         self, target: Any, workers: int | None, objective: bytes, token: str, thread_safe: bool
     ) -> None:
         started = time.perf_counter()
+        quiet_cancelled_trials()
         self._connection = connect(target, workers)
         client = self._client = self._connection.client
         # The Client's concurrent.futures view moves each result into its Future on
@@ -142,7 +148,7 @@ class DaskEngine(Engine):
         return DaskReportServer(self._client, f"bbopt-{self._run}")
 
     def _key(self, tid: int) -> str:
-        return f"bbopt-trial-{self._run}-{tid}"
+        return f"{TRIAL_KEY_PREFIX}{self._run}-{tid}"
 
     def submit(self, task: Task) -> Future[Outcome]:
         # The executor passes ``key`` on to Client.submit: a known key finds the trial's
@@ -209,9 +215,17 @@ def _ignore_ctrl_c(dask_worker: Any = None) -> None:
     """A worker process of bbopt's LocalCluster ignores SIGINT: Ctrl-C reaches every
     process of the terminal's group, and the driver stops the run and the cluster
     itself; the workers would each print a KeyboardInterrupt traceback dying first.
-    It runs on the worker's event loop, in the main thread where handlers are set."""
+    A handler that does nothing, not SIG_IGN, which the programs an objective starts
+    would inherit. It runs on the worker's event loop, in the main thread where
+    handlers are set. The heartbeat error of a closing worker is dropped too."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, _do_nothing)
+    if dask_worker is not None:
+        quiet_closing_heartbeat(dask_worker)
+
+
+def _do_nothing(signum: int, frame: Any) -> None:
+    """The SIGINT handler of a LocalCluster worker."""
 
 
 def _stop_http_server(dask_worker: Any = None, dask_scheduler: Any = None) -> None:
