@@ -348,7 +348,7 @@ class SQLiteStorage(Storage):
         if now is None:  # its -wal and -shm files would be read into the file moved back
             for leftover in (Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
                 leftover.unlink(missing_ok=True)
-        change = "deleted" if now is None else "replaced by another file"
+        change = "deleted (or moved away)" if now is None else "replaced by another file"
         self._lost_at = now
         self._lost = StorageError(
             f"storage {str(self.path)!r} was {change} while this run wrote it; {saved}"
