@@ -249,6 +249,15 @@ def test_a_storage_file_replaced_mid_run_is_left_alone_and_the_study_saved(
     assert len(bbopt.load_study("s", rescued).trials) == 3
 
 
+LOST = r"was deleted \(or moved away\) while this run wrote it"
+
+
+def minimize_x(fn: Any, storage: Any, max_evals: int) -> bbopt.Study:
+    """Study ``s`` of ``fn`` over x in [0, 1], seed 0, in ``storage``."""
+    space = {"x": hp.uniform("x", 0, 1)}
+    return bbopt.minimize(fn, space, max_evals=max_evals, seed=0, storage=storage, study="s")
+
+
 def test_a_deleted_storage_folder_saves_the_study_in_the_temporary_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -266,15 +275,8 @@ def test_a_deleted_storage_folder_saves_the_study_in_the_temporary_folder(
             folder.rmdir()
         return float(params["x"])
 
-    with pytest.raises(StorageError, match=r"was deleted \(or moved away\) while"):
-        bbopt.minimize(
-            evaluate,
-            {"x": hp.uniform("x", 0, 1)},
-            max_evals=6,
-            seed=0,
-            storage=path,
-            study="s",
-        )
+    with pytest.raises(StorageError, match=LOST):
+        minimize_x(evaluate, path, 6)
     (rescued,) = spare.glob("s.rescued-*.db")
     assert len(bbopt.load_study("s", rescued).trials) == 3
 
@@ -283,40 +285,22 @@ def test_a_file_deleted_after_a_read_and_before_the_first_write_is_caught(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "s.db"
-    bbopt.minimize(
-        lambda p: p["x"], {"x": hp.uniform("x", 0, 1)}, max_evals=3, seed=0, storage=path, study="s"
-    )
+    minimize_x(lambda p: p["x"], path, 3)
     path.chmod(0o640)
     storage = SQLiteStorage(path)
     assert len(storage.get_trials("s")) == 3  # the connection is opened by a read
     for leftover in tmp_path.iterdir():
         leftover.unlink()
-    with pytest.raises(StorageError, match=r"was deleted \(or moved away\) while"):
-        bbopt.minimize(
-            lambda p: p["x"],
-            {"x": hp.uniform("x", 0, 1)},
-            max_evals=8,
-            seed=0,
-            storage=storage,
-            study="s",
-        )
+    with pytest.raises(StorageError, match=LOST):
+        minimize_x(lambda p: p["x"], storage, 8)
     (rescued,) = tmp_path.glob("s.rescued-*.db")
     assert (rescued.stat().st_mode & 0o777) == 0o640  # the lost file's permissions
     assert len(bbopt.load_study("s", rescued).trials) == 3
-    with pytest.raises(
-        StorageError, match=r"was deleted \(or moved away\) while"
-    ):  # nothing at the path yet
+    with pytest.raises(StorageError, match=LOST):  # nothing at the path yet
         storage.get_trials("s")
     assert not path.exists()  # and no new file made by that call
     os.replace(rescued, path)  # moved back: the same storage object goes on
-    again = bbopt.minimize(
-        lambda p: p["x"],
-        {"x": hp.uniform("x", 0, 1)},
-        max_evals=8,
-        seed=0,
-        storage=storage,
-        study="s",
-    )
+    again = minimize_x(lambda p: p["x"], storage, 8)
     assert sum(t.state is TrialState.DONE for t in again.trials) == 8
 
 
