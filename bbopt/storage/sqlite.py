@@ -100,14 +100,18 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return "locked" in text or "busy" in text
 
 
-def _identity(path: Path) -> tuple[int, int, int] | None:
-    """Device, inode and permission bits of ``path`` (None when it is gone): the first
-    two tell a file deleted or replaced while a connection holds it open."""
+def _stat(path: Path) -> os.stat_result | None:
     try:
-        stat = os.stat(path)
+        return os.stat(path)
     except FileNotFoundError:
         return None
-    return stat.st_dev, stat.st_ino, S_IMODE(stat.st_mode)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Device and inode of ``path`` (None when it is gone): tells a file deleted or
+    replaced while a connection holds it open."""
+    stat = _stat(path)
+    return None if stat is None else (stat.st_dev, stat.st_ino)
 
 
 def _rescue_file(path: Path, mode: int) -> Path:
@@ -153,9 +157,10 @@ class SQLiteStorage(Storage):
         self._ready = False  # the open file is known to hold the bbopt schema
         self._study_ids: dict[str, int] = {}
         self._data_version: int | None = None  # last PRAGMA data_version seen
-        self._file: tuple[int, int, int] | None = None  # identity of the file opened
+        self._file: tuple[int, int] | None = None  # identity of the file opened
+        self._mode = 0o644  # its permissions, for a rescued copy
         self._lost: StorageError | None = None  # the file was deleted or replaced mid-run
-        self._lost_at: tuple[int, int, int] | None = None  # what was at the path then
+        self._lost_at: tuple[int, int] | None = None  # what was at the path then
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -181,7 +186,9 @@ class SQLiteStorage(Storage):
         if stale:
             self._conn, self._pid, self._ready = self._open(write), os.getpid(), False
             self._study_ids.clear()
-            self._file = _identity(self.path)
+            opened = _stat(self.path)
+            self._file = None if opened is None else (opened.st_dev, opened.st_ino)
+            self._mode = 0o644 if opened is None else S_IMODE(opened.st_mode)
         assert self._conn is not None
         if self._conn.in_transaction:  # left by a call a second Ctrl-C cut short in ROLLBACK
             self._conn.execute("ROLLBACK")
@@ -330,11 +337,10 @@ class SQLiteStorage(Storage):
         to it into a file nobody can open, and the run would end as if all were well: its
         content is saved through the open connection and the run stops."""
         now = _identity(self.path)
-        if now is not None and self._file is not None and now[:2] == self._file[:2]:
+        if now is not None and now == self._file:
             return
-        mode = 0o644 if self._file is None else self._file[2]
         try:
-            target = _rescue_file(self.path, mode)
+            target = _rescue_file(self.path, self._mode)
         except OSError as exc:  # a read-only or full folder
             saved = f"saving what it held failed ({exc})"
         else:
