@@ -337,7 +337,16 @@ def run_arguments(args: argparse.Namespace) -> dict[str, Any]:
 def _run(args: argparse.Namespace) -> int:
     from bbopt.execution import Execution
 
-    try:  # e.g. --trial-timeout without --workers
+    if args.trial_timeout is not None and args.workers is None and args.executor is None:
+        raise UsageError(
+            "--trial-timeout needs --workers N (a trial in this process cannot be stopped)"
+        )
+    if args.executor == "queue" and args.storage is None:
+        raise UsageError(
+            "--executor queue needs --storage: an SQLite file (for `bbopt worker` processes "
+            "on this machine) or mongodb://HOST:27017/DB"
+        )
+    try:  # e.g. --trial-timeout with the queue
         Execution.from_args(args.workers, args.executor, args.trial_timeout)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -388,12 +397,10 @@ def _name(text: str) -> str:
 
 
 def _executor(text: str) -> str:
-    from bbopt.execution import Execution
+    from bbopt.execution.plan import EXECUTOR_NAMES, unknown_executor
 
-    try:
-        Execution.from_args(None, text, None)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    if text not in EXECUTOR_NAMES and "://" not in text:
+        raise argparse.ArgumentTypeError(unknown_executor(text))
     return text
 
 

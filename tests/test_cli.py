@@ -157,7 +157,9 @@ def test_run_stores_the_study_prints_the_best_trial_and_resumes(
             ["run", "mf.branin", "--pruner", "hyperband", "--pruner-option", "max_resource=-5"],
             ["'max_resource' must be > min_resource"],
         ),
-        (["run", "toy.sin", "--trial-timeout", "5"], ["needs trials in worker processes"]),
+        (["run", "toy.sin", "--trial-timeout", "5"], ["--trial-timeout needs --workers N"]),
+        (["run", "toy.sin", "--executor", "queue"], ["--executor queue needs --storage"]),
+        (["run", "toy.sin", "--executor", "dsak"], ["(did you mean 'dask'?)"]),
         # checked before the run starts: no progress bar before the message
         (["run", "toy.sin", "--backend", "bbopt.bohb"], ["bbopt.bohb needs budgets"]),
     ],

@@ -255,7 +255,7 @@ def test_the_command_line_refuses_bad_parallel_settings(capsys: Any) -> None:
     assert main(["run", "toy.sin", "--executor", "threads"]) == 2
     assert "unknown executor 'threads'" in capsys.readouterr().err
     assert main(["run", "toy.sin", "--trial-timeout", "5"]) == 2
-    assert "trial_timeout needs trials in worker processes" in capsys.readouterr().err
+    assert "--trial-timeout needs --workers N" in capsys.readouterr().err
 
 
 def test_a_user_executor_runs_the_trials() -> None:

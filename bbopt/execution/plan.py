@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import sys
 import warnings
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -13,6 +14,16 @@ from bbopt.execution.engine import Engine, usable_cores
 from bbopt.execution.queue import WorkQueue
 
 EXECUTOR_NAMES = ("process", "dask", "queue")
+
+
+def unknown_executor(name: str) -> str:
+    """The start of the message for an executor name that is none of the known ones."""
+    close = difflib.get_close_matches(name, EXECUTOR_NAMES, n=1, cutoff=0.5)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (
+        f"unknown executor {name!r}{hint}: use 'process', 'dask', 'queue', a Dask scheduler "
+        "address such as 'tcp://host:8786'"
+    )
 
 
 def _is_dask_client(executor: Any) -> bool:
@@ -42,9 +53,8 @@ class Execution:
         if isinstance(executor, str):
             if executor not in EXECUTOR_NAMES and "://" not in executor:
                 raise ValueError(
-                    f"unknown executor {executor!r}: use 'process', 'dask', 'queue', a Dask "
-                    "scheduler address such as 'tcp://host:8786', a concurrent.futures.Executor, "
-                    "a distributed.Client or a bbopt WorkQueue"
+                    f"{unknown_executor(executor)}, a concurrent.futures.Executor, a "
+                    "distributed.Client or a bbopt WorkQueue"
                 )
         elif not (
             executor is None
