@@ -30,6 +30,16 @@ def check_number(name: str, value: Any, minimum: float | None = None) -> float:
     return float(value)
 
 
+def check_in_range(name: str, value: Any, low: float, high: float = math.inf) -> float:
+    """``value`` as a finite float with ``low < value <= high``, or an OptionValueError
+    naming the option (for libraries that take such a value and misbehave on others)."""
+    number = check_number(name, value)
+    if not low < number <= high:
+        upper = "" if math.isinf(high) else f" and <= {high:g}"
+        raise OptionValueError(f"option {name!r} must be > {low:g}{upper}, got {value!r}")
+    return number
+
+
 def check_kinds(options: Mapping[str, Any], takes: Callable[..., Any]) -> None:
     """An OptionValueError for an option whose default in ``takes`` (the library call the
     options go to) is a number or a bool, given something else: a library often finds

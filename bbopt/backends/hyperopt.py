@@ -21,7 +21,7 @@ import numpy as np
 
 from bbopt.backends import register_backend
 from bbopt.backends.base import Backend, Observation, Suggestion
-from bbopt.option_checks import check_kinds
+from bbopt.option_checks import check_in_range, check_integer, check_kinds
 from bbopt.space import (
     Choice,
     Distribution,
@@ -144,6 +144,7 @@ class HyperoptBackend(Backend):
         takes_options = {**suggest, "anneal": anneal.AnnealingAlgo.__init__}
         self.check_options(_keyword_options(takes_options[self.algorithm]))
         check_kinds(options, takes_options[self.algorithm])
+        self.check_ranges(options)
         algo = suggest[self.algorithm]
         self._algo = functools.partial(algo, **options) if options else algo
         self._states = hyperopt.base
@@ -154,6 +155,11 @@ class HyperoptBackend(Backend):
         self._hyperopt_tids = itertools.count()
         self._labels = space.labels
         self._replays_advance = True
+
+    @staticmethod
+    def check_ranges(options: dict[str, Any]) -> None:
+        """Refuse option values out of range: hyperopt takes them and quietly misbehaves
+        (a negative ``gamma`` leaves TPE without good points)."""
 
     def follow_rstate(self, rstate: np.random.Generator) -> None:
         """Draw each suggest seed from ``rstate`` (the caller's generator, shared), as
@@ -220,6 +226,16 @@ class HyperoptTPE(HyperoptBackend):
     )
     algorithm = "tpe"
 
+    @staticmethod
+    def check_ranges(options: dict[str, Any]) -> None:
+        for name, minimum in (("n_startup_jobs", 0), ("n_EI_candidates", 1)):
+            if name in options:
+                check_integer(name, options[name], minimum)
+        if "gamma" in options:
+            check_in_range("gamma", options["gamma"], 0, 1)
+        if "prior_weight" in options:
+            check_in_range("prior_weight", options["prior_weight"], 0)
+
 
 @register_backend
 class HyperoptRandom(HyperoptBackend):
@@ -234,3 +250,9 @@ class HyperoptAnneal(HyperoptBackend):
     name = "hyperopt.anneal"
     description = "hyperopt's simulated annealing (options: avg_best_idx, shrink_coef)"
     algorithm = "anneal"
+
+    @staticmethod
+    def check_ranges(options: dict[str, Any]) -> None:
+        for name in ("avg_best_idx", "shrink_coef"):
+            if name in options:
+                check_in_range(name, options[name], 0)
