@@ -230,3 +230,27 @@ def test_warm_start_matches_fmin_points_to_evaluate(
     assert [t.origin for t in study.trials[: len(points)]] == ["warm_start"] * len(points)
     assert [t.flat_params for t in study.trials[: len(points)]] == points
     assert [_plain(t.params) for t in study.trials] == evaluated
+
+
+def test_ctrl_c_inside_hyperopts_document_check_waits_for_it_without_its_banner(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With bson installed, hyperopt checks each trial document by encoding it and prints
+    a "CAN'T ENCODE" banner for any exception on the way, a Ctrl-C's too."""
+    import signal
+
+    bson = pytest.importorskip("bson")
+    from bbopt.backends import create_backend
+
+    encode = bson.BSON.encode
+
+    def ctrl_c_while_encoding(*args: Any, **kwargs: Any) -> Any:
+        signal.raise_signal(signal.SIGINT)  # as a terminal's Ctrl-C landing here
+        return encode(*args, **kwargs)
+
+    backend = create_backend("hyperopt.tpe", bbopt.Space({"x": bbopt_hp.uniform("x", 0, 1)}), 0)
+    monkeypatch.setattr(bson.BSON, "encode", staticmethod(ctrl_c_while_encoding))
+    with pytest.raises(KeyboardInterrupt):
+        backend.ask()
+    assert "CAN'T ENCODE" not in capsys.readouterr().out
+    assert len(backend._trials._dynamic_trials) == 1  # the document went in whole

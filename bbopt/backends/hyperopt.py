@@ -14,7 +14,10 @@ import functools
 import inspect
 import itertools
 import math
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -177,7 +180,8 @@ class HyperoptBackend(Backend):
         self._trials.refresh()
         seed = int(self.rng.integers(_SEED_BOUND))
         docs = self._algo([tid], self._domain, self._trials, seed)
-        self._trials.insert_trial_docs(docs)
+        with ctrl_c_after():
+            self._trials.insert_trial_docs(docs)
         doc = self._trials._dynamic_trials[-1]
         doc["state"] = self._states.JOB_STATE_RUNNING
         vals = doc["misc"]["vals"]
@@ -214,8 +218,27 @@ class HyperoptBackend(Backend):
             "vals": {label: ([flat[label]] if label in flat else []) for label in self._labels},
         }
         docs = self._trials.new_trial_docs([tid], [None], [{"status": "new"}], [misc])
-        self._trials.insert_trial_docs(docs)
+        with ctrl_c_after():
+            self._trials.insert_trial_docs(docs)
         return self._trials._dynamic_trials[-1]
+
+
+@contextmanager
+def ctrl_c_after() -> Iterator[None]:
+    """Hold a Ctrl-C (in the main thread) until the block ends: hyperopt's check of a
+    trial document, when ``bson`` is installed, prints a "CAN'T ENCODE" banner on
+    stdout for any exception inside it, a KeyboardInterrupt too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:  # delivered again, to whatever handled it before
+            signal.raise_signal(signal.SIGINT)
 
 
 @register_backend
