@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmarks.analysis import ALPHA, Comparison
 from benchmarks.figures import pyplot
+from benchmarks.wording import counted
 
 _LEFT, _RIGHT = 0.3, 0.7  # where ranks 1 and k sit, as fractions of the width
 _ROW = 1.0  # vertical distance between two labels
@@ -28,12 +29,14 @@ def caption(comparison: Comparison) -> str:
     )
     if not comparison.reachable:
         bars = (
-            f"with {comparison.objectives} objectives no pairwise test can reach p < {ALPHA}, "
+            f"with {counted(comparison.objectives, 'objective')} no pairwise test can reach "
+            f"p < {ALPHA}, "
             "so one bar joins all"
         )
     else:
         bars = f"bars join backends no Wilcoxon-Holm test separates at {ALPHA}"
-    return f"mean rank over {comparison.objectives} objectives (1 = best); {friedman}; {bars}"
+    over = counted(comparison.objectives, "objective")
+    return f"mean rank over {over} (1 = best); {friedman}; {bars}"
 
 
 def draw(comparison: Comparison, path: Path) -> Path:

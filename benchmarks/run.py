@@ -46,6 +46,7 @@ from benchmarks.grid import (
     select_objectives,
 )
 from benchmarks.rundata import RunData, load_runs
+from benchmarks.wording import counted
 
 DEFAULT_BASELINE = "hyperopt.rand"
 EXECUTORS = ("process", "dask")  # or a Dask scheduler address
@@ -429,10 +430,14 @@ def _main(argv: list[str], prog: str) -> int:
     )
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    where = {"process": f"{args.jobs} jobs", "dask": f"a Dask cluster of {args.jobs} workers"}
+    where = {
+        "process": counted(args.jobs, "job"),
+        "dask": f"a Dask cluster of {counted(args.jobs, 'worker')}",
+    }
+    grid = [counted(len(backends), "backend"), counted(len(objectives), "objective")]
+    grid += [counted(args.seeds, "seed"), counted(args.budget, "evaluation")]
     print(
-        f"{len(backends)} backends x {len(objectives)} objectives x {args.seeds} seeds "
-        f"x {args.budget} evaluations = {len(specs)} runs, "
+        f"{' x '.join(grid)} = {counted(len(specs), 'run')}, "
         f"{where.get(args.executor, args.executor)} -> {folder}/",
         file=sys.stderr,
     )

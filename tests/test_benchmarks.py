@@ -421,3 +421,13 @@ def test_runs_of_a_backend_that_does_not_resume_exactly_are_noted_when_resumed(
     text = summary.read_text()
     assert "2 run(s) of optuna.tpe were resumed" in text
     assert "of hyperopt.tpe were resumed" not in text  # hyperopt's backends resume exactly
+
+
+def test_counts_in_the_printed_lines_agree_with_their_nouns() -> None:
+    from benchmarks.wording import counted
+
+    assert [counted(n, "objective") for n in (0, 1, 2)] == [
+        "0 objectives",
+        "1 objective",
+        "2 objectives",
+    ]
