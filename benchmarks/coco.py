@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import os
 import shutil
@@ -20,7 +21,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -81,13 +82,26 @@ def run_cocopp(folder: Path, name: str) -> Path:
             contextlib.redirect_stdout(log),
         ):
             warnings.simplefilter("ignore")  # fewer than COCO's 15 instances, and the like
-            cocopp.main(["-o", str(output), *names])
+            warnings.showwarning = functools.partial(_log_warning, log)  # cocopp turns
+            cocopp.main(["-o", str(output), *names])  # some back on: into its log
     finally:
         os.chdir(here)
     reference = cocopp.testbedsettings.current_testbed.reference_algorithm_displayname
     if reference != REFERENCE:
         raise BBoptError(f"cocopp used the reference {reference!r}, expected {REFERENCE!r}")
     return output / "index.html"
+
+
+def _log_warning(
+    log: TextIO,
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    log.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def reached_within_budget(data: Path) -> dict[int, dict[str, float]]:

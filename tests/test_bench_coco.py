@@ -115,7 +115,7 @@ def test_coco_command_without_data_is_a_usage_error(
 def test_benchmarks_coco_runs_cocopp_with_best_2009(tmp_path: Path) -> None:
     args = ["--results-dir", str(tmp_path), "--name", "b", "--no-progress", "--jobs", "1"]
     args += ["--backends", "hyperopt.tpe", "--objectives", "bbob.f01.d02.i01,bbob.f21.d02.i0[12]"]
-    assert main([*args, "--seeds", "2", "--budget", "20"]) == 0
+    assert main([*args, "--seeds", "1", "--budget", "20"]) == 0  # 1 instance: cocopp warns
     folder = tmp_path / "b"
     assert (folder / "ecdf_bbob_d02.png").exists()
     assert {p.name for p in (folder / "coco" / "data").iterdir()} == {
@@ -126,6 +126,8 @@ def test_benchmarks_coco_runs_cocopp_with_best_2009(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "best 2009" in done.stdout and "hyperopt.tpe" in done.stdout
+    assert "Warning" not in done.stderr  # cocopp's warnings go to its log
+    assert "less than 15 instances" in (folder / "coco" / "cocopp.log").read_text()
     assert (folder / "coco" / "index.html").exists()
     (output,) = [p for p in (folder / "coco").iterdir() if p.is_dir() and p.name != "data"]
     assert (output / "pprldmany_02D_noiselessall.png").exists()
