@@ -111,25 +111,39 @@ class _Parser(argparse.ArgumentParser):
         return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> Any:
-        if message.startswith("unrecognized arguments:"):
+        prog = self.prog
+        if message.startswith("unrecognized arguments:"):  # found once the command parsed
+            command = _chosen_command(self, self._line)
             known = sorted(set(_option_strings(self, self._line)))
             for token in message.split(":", 1)[1].split():
                 close = difflib.get_close_matches(token.split("=")[0], known, n=2, cutoff=0.6)
                 if token.startswith("-") and close:
                     message += f" (did you mean {' or '.join(close)}?)"
                     break
-        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+            prog = prog if command is None else command.prog
+        print(f"{prog}: error: {message} (see {prog} --help)", file=sys.stderr)
         raise SystemExit(2)
+
+
+def _chosen_command(
+    parser: argparse.ArgumentParser, line: Sequence[str]
+) -> argparse.ArgumentParser | None:
+    """The parser of the subcommand that ``line`` names, if any."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = next((token for token in line if token in action.choices), None)
+            if chosen is not None:
+                return action.choices[chosen]
+    return None
 
 
 def _option_strings(parser: argparse.ArgumentParser, line: Sequence[str]) -> Iterator[str]:
     """Every option string of ``parser`` and of the subcommand that ``line`` names."""
     for action in parser._actions:
         yield from action.option_strings
-        if isinstance(action, argparse._SubParsersAction):
-            chosen = next((token for token in line if token in action.choices), None)
-            if chosen is not None:
-                yield from _option_strings(action.choices[chosen], line)
+    command = _chosen_command(parser, line)
+    if command is not None:
+        yield from _option_strings(command, line)
 
 
 def build_parser() -> argparse.ArgumentParser:

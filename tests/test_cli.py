@@ -176,6 +176,8 @@ def test_a_mistyped_flag_is_matched_against_its_own_commands_flags(bbopt_cli: Ru
     done = bbopt_cli("objectives", "--quiet")  # a flag of `run`, not of `objectives`
     assert_user_error(done, 2, "unrecognized arguments: --quiet")
     assert "did you mean" not in done.stderr
+    assert done.stderr.startswith("bbopt objectives: error:")  # its command, as other errors
+    assert done.stderr.rstrip().endswith("(see bbopt objectives --help)")
 
 
 def test_every_command_has_a_description_in_its_help(bbopt_cli: Run) -> None:
