@@ -30,13 +30,12 @@ def check_number(name: str, value: Any, minimum: float | None = None) -> float:
     return float(value)
 
 
-def check_in_range(name: str, value: Any, low: float, high: float = math.inf) -> float:
-    """``value`` as a finite float with ``low < value <= high``, or an OptionValueError
-    naming the option (for libraries that take such a value and misbehave on others)."""
+def check_positive(name: str, value: Any) -> float:
+    """``value`` as a finite float > 0, or an OptionValueError naming the option (for
+    libraries that take zero or less and misbehave)."""
     number = check_number(name, value)
-    if not low < number <= high:
-        upper = "" if math.isinf(high) else f" and <= {high:g}"
-        raise OptionValueError(f"option {name!r} must be > {low:g}{upper}, got {value!r}")
+    if not number > 0:
+        raise OptionValueError(f"option {name!r} must be > 0, got {value!r}")
     return number
 
 

@@ -256,7 +256,7 @@ def test_an_option_of_the_wrong_kind_is_refused_before_the_first_trial(
 @pytest.mark.parametrize(
     ("backend", "options", "message"),
     [
-        ("hyperopt.tpe", {"gamma": -3}, "'gamma' must be > 0 and <= 1, got -3"),
+        ("hyperopt.tpe", {"gamma": -3}, "'gamma' must be > 0, got -3"),
         ("hyperopt.tpe", {"n_startup_jobs": 2.5}, "'n_startup_jobs' must be an integer >= 0"),
         ("hyperopt.tpe", {"n_EI_candidates": 0}, "'n_EI_candidates' must be an integer >= 1"),
         ("hyperopt.tpe", {"prior_weight": 0}, "'prior_weight' must be > 0, got 0"),
@@ -271,7 +271,7 @@ def test_hyperopt_options_out_of_range_are_refused(
 
     with pytest.raises(OptionValueError, match=message):
         bbopt.minimize("toy.sin", backend=backend, backend_options=options, max_evals=3)
-    fine = {"gamma": 1, "n_startup_jobs": 0, "n_EI_candidates": 1, "prior_weight": 0.5}
+    fine = {"gamma": 2, "n_startup_jobs": 0, "n_EI_candidates": 1, "prior_weight": 0.5}
     assert len(bbopt.minimize("toy.sin", backend_options=fine, max_evals=4, seed=0).trials) == 4
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from bbopt.backends import register_backend
 from bbopt.backends.base import Backend, Observation, Suggestion
-from bbopt.option_checks import check_in_range, check_integer, check_kinds
+from bbopt.option_checks import check_integer, check_kinds, check_positive
 from bbopt.space import (
     Choice,
     Distribution,
@@ -254,10 +254,9 @@ class HyperoptTPE(HyperoptBackend):
         for name, minimum in (("n_startup_jobs", 0), ("n_EI_candidates", 1)):
             if name in options:
                 check_integer(name, options[name], minimum)
-        if "gamma" in options:
-            check_in_range("gamma", options["gamma"], 0, 1)
-        if "prior_weight" in options:
-            check_in_range("prior_weight", options["prior_weight"], 0)
+        for name in ("gamma", "prior_weight"):  # gamma x sqrt(n) points are the good ones
+            if name in options:
+                check_positive(name, options[name])
 
 
 @register_backend
@@ -278,4 +277,4 @@ class HyperoptAnneal(HyperoptBackend):
     def check_ranges(options: dict[str, Any]) -> None:
         for name in ("avg_best_idx", "shrink_coef"):
             if name in options:
-                check_in_range(name, options[name], 0)
+                check_positive(name, options[name])
