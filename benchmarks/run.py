@@ -306,14 +306,17 @@ def run_grid(
     return outcomes
 
 
-def _with_baseline(backends: list[str], baseline: str, notes: list[str]) -> list[str]:
+def _with_baseline(
+    backends: list[str], baseline: str, notes: list[str], by_cost: bool
+) -> list[str]:
     if baseline in backends:
         return backends
     get_backend(baseline)
     reason = backend_unavailable(baseline)
     if reason is not None:
         raise BBoptError(f"the baseline backend {baseline} cannot run: {reason}")
-    notes.append(f"added the baseline {baseline} (needed for scores)")
+    use = "the reference arm at equal cost" if by_cost else "needed for scores"
+    notes.append(f"added the baseline {baseline} ({use})")
     return [*backends, baseline]
 
 
@@ -409,7 +412,7 @@ def _main(argv: list[str], prog: str) -> int:
         list_choices()
         return 0
     backends, notes = select_backends(args.backends)
-    backends = _with_baseline(backends, args.baseline, notes)
+    backends = _with_baseline(backends, args.baseline, notes, args.cost_budget is not None)
     objectives = select_objectives(args.objectives)
     selection = Selection(
         tuple(backends),

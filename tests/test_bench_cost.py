@@ -241,7 +241,9 @@ def test_runs_ended_by_the_cost_budget_are_whole_runs_on_the_page(tmp_path: Path
     assert main([*args, "--backends", "hyperopt.tpe", "--cost-budget", "4"]) == 0
     rows = list(csv.DictReader((tmp_path / "c" / "cost.csv").open()))
     assert [int(r["short_runs"]) for r in rows] == [0, 0]
-    assert "missing or unfinished" not in (tmp_path / "c" / "index.html").read_text()
+    index = (tmp_path / "c" / "index.html").read_text()
+    assert "missing or unfinished" not in index
+    assert "hyperopt.rand (the reference arm at equal cost)" in index  # no scores here
 
 
 def test_failed_runs_are_left_out_of_the_cost_comparison_not_blamed_on_the_cap(
