@@ -228,7 +228,9 @@ def ctrl_c_after() -> Iterator[None]:
     """Hold a Ctrl-C (in the main thread) until the block ends: hyperopt's check of a
     trial document, when ``bson`` is installed, prints a "CAN'T ENCODE" banner on
     stdout for any exception inside it, a KeyboardInterrupt too."""
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is None  # set outside Python: not ours to swap
+    ):
         yield
         return
     held: list[int] = []
