@@ -134,6 +134,10 @@ class HyperoptBackend(Backend):
     """Base of the hyperopt backends; subclasses name the suggest function."""
 
     algorithm: ClassVar[str] = ""
+    # Option values hyperopt takes and quietly misbehaves on (a negative gamma leaves TPE
+    # without good points), refused up front: the least integer, or > 0.
+    integer_options: ClassVar[dict[str, int]] = {}
+    positive_options: ClassVar[tuple[str, ...]] = ()
     exact_resume: ClassVar[bool] = True
     quick_benchmark: ClassVar[bool] = True
 
@@ -147,7 +151,12 @@ class HyperoptBackend(Backend):
         takes_options = {**suggest, "anneal": anneal.AnnealingAlgo.__init__}
         self.check_options(_keyword_options(takes_options[self.algorithm]))
         check_kinds(options, takes_options[self.algorithm])
-        self.check_ranges(options)
+        for name, minimum in self.integer_options.items():
+            if name in options:
+                check_integer(name, options[name], minimum)
+        for name in self.positive_options:
+            if name in options:
+                check_positive(name, options[name])
         algo = suggest[self.algorithm]
         self._algo = functools.partial(algo, **options) if options else algo
         self._states = hyperopt.base
@@ -158,11 +167,6 @@ class HyperoptBackend(Backend):
         self._hyperopt_tids = itertools.count()
         self._labels = space.labels
         self._replays_advance = True
-
-    @staticmethod
-    def check_ranges(options: dict[str, Any]) -> None:
-        """Refuse option values out of range: hyperopt takes them and quietly misbehaves
-        (a negative ``gamma`` leaves TPE without good points)."""
 
     def follow_rstate(self, rstate: np.random.Generator) -> None:
         """Draw each suggest seed from ``rstate`` (the caller's generator, shared), as
@@ -250,15 +254,8 @@ class HyperoptTPE(HyperoptBackend):
         "hyperopt's Tree-structured Parzen Estimator (options: n_startup_jobs, gamma, ...)"
     )
     algorithm = "tpe"
-
-    @staticmethod
-    def check_ranges(options: dict[str, Any]) -> None:
-        for name, minimum in (("n_startup_jobs", 0), ("n_EI_candidates", 1)):
-            if name in options:
-                check_integer(name, options[name], minimum)
-        for name in ("gamma", "prior_weight"):  # gamma x sqrt(n) points are the good ones
-            if name in options:
-                check_positive(name, options[name])
+    integer_options: ClassVar[dict[str, int]] = {"n_startup_jobs": 0, "n_EI_candidates": 1}
+    positive_options = ("gamma", "prior_weight")  # gamma x sqrt(n) points are the good ones
 
 
 @register_backend
@@ -274,9 +271,4 @@ class HyperoptAnneal(HyperoptBackend):
     name = "hyperopt.anneal"
     description = "hyperopt's simulated annealing (options: avg_best_idx, shrink_coef)"
     algorithm = "anneal"
-
-    @staticmethod
-    def check_ranges(options: dict[str, Any]) -> None:
-        for name in ("avg_best_idx", "shrink_coef"):
-            if name in options:
-                check_positive(name, options[name])
+    positive_options = ("avg_best_idx", "shrink_coef")
