@@ -411,9 +411,9 @@ def _name(text: str) -> str:
 
 
 def _executor(text: str) -> str:
-    from bbopt.execution.plan import EXECUTOR_NAMES, unknown_executor
+    from bbopt.execution.plan import is_executor_name, unknown_executor
 
-    if text not in EXECUTOR_NAMES and "://" not in text:
+    if not is_executor_name(text):
         raise argparse.ArgumentTypeError(unknown_executor(text))
     return text
 

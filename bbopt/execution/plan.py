@@ -16,6 +16,11 @@ from bbopt.execution.queue import WorkQueue
 EXECUTOR_NAMES = ("process", "dask", "queue")
 
 
+def is_executor_name(text: str) -> bool:
+    """Whether ``text`` names an executor: one of :data:`EXECUTOR_NAMES` or an address."""
+    return text in EXECUTOR_NAMES or "://" in text
+
+
 def unknown_executor(name: str) -> str:
     """The start of the message for an executor name that is none of the known ones."""
     close = difflib.get_close_matches(name, EXECUTOR_NAMES, n=1, cutoff=0.5)
@@ -51,7 +56,7 @@ class Execution:
         if trial_timeout is not None and not trial_timeout > 0:
             raise ValueError(f"trial_timeout must be > 0 seconds, got {trial_timeout!r}")
         if isinstance(executor, str):
-            if executor not in EXECUTOR_NAMES and "://" not in executor:
+            if not is_executor_name(executor):
                 raise ValueError(
                     f"{unknown_executor(executor)}, a concurrent.futures.Executor, a "
                     "distributed.Client or a bbopt WorkQueue"
